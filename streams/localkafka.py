@@ -1,0 +1,367 @@
+"""A real, single-node Apache Kafka (KRaft) for development, the demo and the tests.
+
+Why not a container or a tarball: the machines this runs on reach Maven Central but not
+the Apache download mirrors, and may have no Docker engine. So the broker's jars are
+resolved from Maven Central by Maven (``deploy/kafka/pom.xml``) into a cache directory
+outside git, and the broker is started straight from that classpath with ``java``.
+
+Everything here is plain functions over a :class:`BrokerSpec` so that the CLI
+(``leadscore kafka start|stop|status``) and the pytest session fixture share one code
+path. Errors the user can fix (no Java, no Maven, port taken) are raised as
+:class:`KafkaSetupError` with a one-line message; the CLI prints it without a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
+DEFAULT_KAFKA_VERSION = "4.1.1"
+MIN_JAVA = 17
+
+
+class KafkaSetupError(Exception):
+    """A problem the user can fix; its message is one line and says how."""
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """Where one local broker lives and listens.
+
+    ``state_dir`` holds the formatted storage, the rendered config, the pid file and the
+    log, so several brokers (the CLI's on 9092, a test session's on a free port) never mix.
+    """
+
+    port: int
+    controller_port: int
+    state_dir: Path
+    cache_dir: Path
+    version: str = DEFAULT_KAFKA_VERSION
+    partitions: int = 4
+    heap_mb: int = 512
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "broker.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "server.properties"
+
+    @property
+    def libs_dir(self) -> Path:
+        return self.cache_dir / f"kafka-{self.version}" / "libs"
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    version: str | None
+    log_file: Path
+
+
+# --------------------------------------------------------------------------- prerequisites
+
+
+def _java_major(java: str) -> int:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not m:
+        raise KafkaSetupError(f"could not read the Java version from `{java} -version`")
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major
+
+
+def find_java() -> str:
+    """Return the java executable, or explain how to get one (Kafka 4 needs Java 17+)."""
+    home = os.environ.get("JAVA_HOME")
+    candidate = Path(home) / "bin" / "java" if home else None
+    java = str(candidate) if candidate and candidate.exists() else shutil.which("java")
+    if not java:
+        raise KafkaSetupError(
+            f"Java {MIN_JAVA}+ is needed to run Kafka and was not found on PATH "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
+        )
+    major = _java_major(java)
+    if major < MIN_JAVA:
+        raise KafkaSetupError(f"Kafka 4 needs Java {MIN_JAVA}+, but {java} is Java {major}")
+    return java
+
+
+def find_maven() -> str:
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise KafkaSetupError(
+            "Maven is needed once to fetch Kafka from Maven Central and was not found on PATH "
+            "(Debian/Ubuntu: apt-get install maven)"
+        )
+    return mvn
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def fetch(spec: BrokerSpec, *, quiet: bool = True) -> Path:
+    """Resolve the Kafka jars into the cache (once); return the directory of jars.
+
+    Resolution is done into a temporary directory and renamed at the end, so an
+    interrupted download never leaves a half-filled classpath that looks complete.
+    """
+    libs = spec.libs_dir
+    if libs.is_dir() and any(libs.glob(f"kafka_2.13-{spec.version}.jar")):
+        return libs
+    pom = KAFKA_DEPLOY_DIR / "pom.xml"
+    if not pom.exists():
+        raise KafkaSetupError(f"{pom} is missing: run leadscore from a checkout of the project")
+    mvn = find_maven()
+    tmp = libs.with_name(f"libs.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        mvn, "-B", *(["-q"] if quiet else []), "-f", str(pom),
+        f"-Dmaven.repo.local={spec.cache_dir / 'm2'}",
+        f"-Dkafka.version={spec.version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise KafkaSetupError(
+            f"Maven could not fetch Kafka {spec.version}: " + " | ".join(tail)
+        )
+    shutil.rmtree(libs, ignore_errors=True)
+    tmp.rename(libs)
+    return libs
+
+
+# --------------------------------------------------------------------------- process control
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _read_pid(spec: BrokerSpec) -> int | None:
+    try:
+        pid = int(spec.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    # A recycled pid is not our broker: check its command line names kafka.Kafka.
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid
+    return pid if b"kafka.Kafka" in cmdline else None
+
+
+def running_version(spec: BrokerSpec) -> str | None:
+    """The version the running broker printed at startup ("Kafka version: X")."""
+    try:
+        text = spec.log_file.read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.findall(r"Kafka version: (\S+)", text)
+    return found[-1] if found else None
+
+
+def status(spec: BrokerSpec) -> BrokerStatus:
+    pid = _read_pid(spec)
+    up = pid is not None and port_in_use(spec.port)
+    return BrokerStatus(
+        running=up,
+        pid=pid,
+        bootstrap=spec.bootstrap,
+        version=running_version(spec) if pid else None,
+        log_file=spec.log_file,
+    )
+
+
+def _render_config(spec: BrokerSpec) -> None:
+    template = Template((KAFKA_DEPLOY_DIR / "server.properties.template").read_text())
+    spec.config_file.write_text(
+        template.substitute(
+            port=spec.port,
+            controller_port=spec.controller_port,
+            data_dir=spec.data_dir,
+            partitions=spec.partitions,
+            offsets_partitions=10,
+        )
+    )
+
+
+def _classpath(libs: Path) -> str:
+    return os.pathsep.join(str(p) for p in sorted(libs.glob("*.jar")))
+
+
+def _format_storage(spec: BrokerSpec, java: str, cp: str) -> None:
+    if (spec.data_dir / "meta.properties").exists():
+        return
+    spec.data_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [java, "-cp", cp, _log4j_opt(), "kafka.tools.StorageTool", "format",
+         "-t", _cluster_id(), "-c", str(spec.config_file)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        last = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+        raise KafkaSetupError(f"formatting Kafka storage failed: {' '.join(last)}")
+
+
+def _log4j_opt() -> str:
+    return f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.properties'}"
+
+
+def _cluster_id() -> str:
+    # KRaft cluster ids are 16 random bytes, URL-safe base64 without padding (22 chars).
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def wait_ready(bootstrap: str, timeout: float = 60.0, pid: int | None = None) -> None:
+    """Block until the broker answers a metadata request (a TCP accept is not enough)."""
+    from confluent_kafka.admin import AdminClient
+
+    deadline = time.monotonic() + timeout
+    admin = None
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    while time.monotonic() < deadline:
+        if pid is not None and not _alive(pid):
+            raise KafkaSetupError("the broker process exited during startup")
+        if port_in_use(int(port), host or "127.0.0.1"):
+            # Created only once the port accepts, so librdkafka does not log refusals.
+            admin = admin or AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+            try:
+                md = admin.list_topics(timeout=2)
+                if md.brokers:
+                    return
+            except Exception:  # noqa: BLE001 - not ready yet; retried until the deadline
+                pass
+        time.sleep(0.2)
+    raise KafkaSetupError(f"Kafka at {bootstrap} did not become ready within {timeout:.0f} s")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child still "exists"; treat it as dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def start(spec: BrokerSpec, *, timeout: float = 90.0) -> tuple[BrokerStatus, bool, float]:
+    """Start the broker in the background; return (status, started_now, seconds_to_ready).
+
+    A second start finds the running broker and returns it (started_now False). A port
+    held by anything else is an error, never a second broker racing for it.
+    """
+    current = status(spec)
+    if current.running:
+        return current, False, 0.0
+    for p in (spec.port, spec.controller_port):
+        if port_in_use(p):
+            raise KafkaSetupError(
+                f"port {p} on 127.0.0.1 is already in use by another process; "
+                "stop it or choose another port with --port"
+            )
+    java = find_java()
+    libs = fetch(spec)
+    spec.state_dir.mkdir(parents=True, exist_ok=True)
+    _render_config(spec)
+    cp = _classpath(libs)
+    _format_storage(spec, java, cp)
+    t0 = time.monotonic()
+    with open(spec.log_file, "ab") as log:
+        proc = subprocess.Popen(
+            [java, f"-Xmx{spec.heap_mb}m", f"-Xms{min(spec.heap_mb, 256)}m", "-XX:+UseG1GC",
+             "-Djava.awt.headless=true", _log4j_opt(), "-cp", cp, "kafka.Kafka",
+             str(spec.config_file)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the CLI process and Ctrl-C in its terminal
+        )  # fmt: skip
+    spec.pid_file.write_text(str(proc.pid))
+    try:
+        wait_ready(spec.bootstrap, timeout=timeout, pid=proc.pid)
+    except KafkaSetupError as exc:
+        _terminate(proc.pid, grace=5)
+        spec.pid_file.unlink(missing_ok=True)
+        raise KafkaSetupError(f"{exc}; see {spec.log_file}") from None
+    elapsed = time.monotonic() - t0
+    # The version line is logged during startup; give the log a moment to flush.
+    for _ in range(20):
+        if running_version(spec):
+            break
+        time.sleep(0.05)
+    return status(spec), True, elapsed
+
+
+def _terminate(pid: int, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not _alive(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def stop(spec: BrokerSpec, *, grace: float = 30.0) -> bool:
+    """Stop the broker cleanly (SIGTERM, then SIGKILL after ``grace``); False if none ran."""
+    pid = _read_pid(spec)
+    if pid is None:
+        spec.pid_file.unlink(missing_ok=True)
+        return False
+    _terminate(pid, grace)
+    spec.pid_file.unlink(missing_ok=True)
+    return True
