@@ -1,0 +1,229 @@
+"""``leadscore``: the one console script. Subcommands are registered from the modules that
+own them; heavy imports (Faust, LightGBM) happen inside the command that needs them so
+``leadscore --help`` and ``leadscore kafka status`` stay instant.
+
+User mistakes (a wrong argument, no Java, a port in use) end with one line on stderr and
+exit status 2; nothing the user can fix prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from streams import localkafka
+from streams.settings import get_settings
+
+
+class UsageError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (with a pointer to --help), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+def _broker_spec(args: argparse.Namespace) -> localkafka.BrokerSpec:
+    s = get_settings()
+    port = args.port if args.port is not None else s.kafka_port
+    return localkafka.BrokerSpec(
+        port=port,
+        controller_port=args.controller_port or port + 1,
+        state_dir=(s.state_dir / f"kafka-{port}").resolve(),
+        cache_dir=s.cache_dir,
+        version=s.kafka_version,
+        partitions=s.topic_partitions,
+    )
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    spec = _broker_spec(args)
+    if args.action == "fetch":
+        libs = localkafka.fetch(spec)
+        print(f"Kafka {spec.version} jars in {libs}")
+        return 0
+    if args.action == "start":
+        st, started, secs = localkafka.start(spec)
+        if started:
+            print(f"Kafka {st.version or spec.version} ready on {st.bootstrap} in {secs:.1f} s "
+                  f"(pid {st.pid}, log {st.log_file})")
+        else:
+            print(f"Kafka already running on {st.bootstrap} (pid {st.pid})")
+        return 0
+    if args.action == "stop":
+        if localkafka.stop(spec):
+            print(f"Kafka on {spec.bootstrap} stopped")
+        else:
+            print(f"no local Kafka running on {spec.bootstrap}")
+        return 0
+    st = localkafka.status(spec)
+    if st.running:
+        print(f"running: Kafka {st.version or '?'} on {st.bootstrap} (pid {st.pid}, "
+              f"log {st.log_file})")
+        return 0
+    print(f"stopped: no local Kafka on {st.bootstrap}")
+    return 3
+
+
+def _add_kafka(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "kafka",
+        help="start, stop or inspect the local Apache Kafka (KRaft) broker",
+        description="Manage a single-node Apache Kafka broker on 127.0.0.1, fetched from "
+        "Maven Central on first use (needs Java 17+ and Maven). Its data and log live "
+        "under $LEADSCORE_STATE_DIR (default .leadscore/).",
+    )
+    p.add_argument("action", choices=["start", "stop", "status", "fetch"],
+                   help="start: run in the background and wait until ready (a second start "
+                   "finds the running one); stop: shut down cleanly; status: exit 0 if running, "
+                   "3 if not; fetch: only download the jars")
+    p.add_argument("--port", type=_port, default=None,
+                   help="client port on 127.0.0.1 (default: $LEADSCORE_KAFKA_PORT or 9092)")
+    p.add_argument("--controller-port", type=_port, default=None,
+                   help="KRaft controller port (default: client port + 1)")
+    p.set_defaults(func=cmd_kafka)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 1-65535: {value}")
+    return value
+
+
+# --------------------------------------------------------------------------- worker
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.web_port is not None:
+        os.environ["LEADSCORE_WEB_PORT"] = str(args.web_port)
+    if args.log_level is not None:
+        os.environ["LEADSCORE_LOG_LEVEL"] = args.log_level
+    get_settings.cache_clear()
+    s = get_settings()
+    from streams.app import app, load_agents
+
+    load_agents()
+    sys.argv = ["leadscore", "worker", "-l", s.log_level,
+                "--web-host", s.web_host, "--web-port", str(s.web_port)]
+    app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself
+    return 0
+
+
+def _add_worker(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="run a stream worker (joins the consumer group; start more to share partitions)",
+        description="Run one Faust worker against $LEADSCORE_KAFKA_BOOTSTRAP. Workers with the "
+        "same $LEADSCORE_APP_ID share the input partitions.",
+    )
+    p.add_argument("--web-port", type=_port, default=None,
+                   help="web server port (default: $LEADSCORE_WEB_PORT or 6066); each worker "
+                   "on a host needs its own")
+    p.add_argument("--log-level", choices=["debug", "info", "warn", "error"], default=None,
+                   help="log level (default: $LEADSCORE_LOG_LEVEL or warn)")
+    p.set_defaults(func=cmd_worker)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the local broker if none runs, then run a worker in the foreground."""
+    s = get_settings()
+    spec = _broker_spec(argparse.Namespace(port=None, controller_port=None))
+    st, started, secs = localkafka.start(spec)
+    print(f"Kafka {st.version or spec.version} on {st.bootstrap} "
+          + (f"started in {secs:.1f} s" if started else "already running"), flush=True)
+    os.environ["LEADSCORE_KAFKA_BOOTSTRAP"] = st.bootstrap
+    import subprocess
+
+    cmd = [sys.executable, "-m", "streams.cli", "worker"]
+    print(f"worker: {' '.join(cmd)} (web on {s.web_host}:{s.web_port}); Ctrl-C stops", flush=True)
+    proc = subprocess.Popen(cmd)
+    t_end = time.monotonic() + args.duration if args.duration else None
+    try:
+        while proc.poll() is None and (t_end is None or time.monotonic() < t_end):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if started:
+            localkafka.stop(spec)
+            print("Kafka stopped (the demo started it)")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the product on this machine: local Kafka + a worker",
+        description="Start the local Kafka broker (unless one runs) and a worker in the "
+        "foreground. Ctrl-C (or --duration) stops everything the demo started.",
+    )
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(func=cmd_demo)
+
+
+# --------------------------------------------------------------------------- entry point
+
+Registrar = Callable[[argparse._SubParsersAction], None]
+REGISTRARS: list[Registrar] = [_add_demo, _add_kafka, _add_worker]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="leadscore",
+        description="Real-time lead scoring on Kafka: calibrated probabilities, reasons in "
+        "points, alerts when a lead heats up.",
+        epilog="Settings come from LEADSCORE_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for register in REGISTRARS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, localkafka.KafkaSetupError) as exc:
+        print(f"leadscore {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _path_exists(text: str) -> Path:
+    """argparse type: an existing file."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The one settings class. Every setting is read from an environment variable named in its
+description (prefix ``LEADSCORE_``), so a worker is configured the same way on a laptop, in
+docker-compose and in Kubernetes. Defaults run everything on this machine, on loopback.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    base = Path.home() / ".cache"
+    return base / "leadscore"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the worker, the local broker and the CLI tools."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", extra="ignore")
+
+    # --- Kafka --------------------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092",
+        description="Kafka bootstrap servers, host:port[,host:port]. "
+        "Env: LEADSCORE_KAFKA_BOOTSTRAP.",
+    )
+    kafka_port: int = Field(
+        9092,
+        description="Port of the local development broker started by `leadscore kafka start`. "
+        "Env: LEADSCORE_KAFKA_PORT.",
+    )
+    kafka_version: str = Field(
+        "4.1.1",
+        description="Apache Kafka version fetched from Maven Central for the local broker. "
+        "Env: LEADSCORE_KAFKA_VERSION.",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where Maven puts Kafka's jars (outside git; safe to delete). "
+        "Env: LEADSCORE_CACHE_DIR.",
+    )
+    state_dir: Path = Field(
+        Path(".leadscore"),
+        description="Local state: the development broker's data and logs, worker RocksDB "
+        "tables. Env: LEADSCORE_STATE_DIR.",
+    )
+
+    # --- Faust worker ---------------------------------------------------------------------
+    app_id: str = Field(
+        "leadscore",
+        description="Faust application id: the consumer group and the prefix of changelog "
+        "topics. Workers with the same id share partitions. Env: LEADSCORE_APP_ID.",
+    )
+    topic_partitions: int = Field(
+        4,
+        ge=1,
+        description="Partitions of the input topics (and so of the tables): the unit of "
+        "scaling, the most workers that can share the load. Env: LEADSCORE_TOPIC_PARTITIONS.",
+    )
+    web_host: str = Field(
+        "127.0.0.1",
+        description="Address the worker's web server (metrics, lookups) binds. "
+        "Env: LEADSCORE_WEB_HOST.",
+    )
+    web_port: int = Field(
+        6066,
+        description="Port of the worker's web server; give each worker on a host its own. "
+        "Env: LEADSCORE_WEB_PORT.",
+    )
+    log_level: str = Field(
+        "warn",
+        description="Worker log level: debug, info, warn, error. Env: LEADSCORE_LOG_LEVEL.",
+    )
+    rocksdb_block_cache_mb: int = Field(
+        64,
+        ge=1,
+        description="RocksDB block cache per table partition, MiB. Faust's default is 2 GiB per "
+        "partition, which grows memory with the partition count. "
+        "Env: LEADSCORE_ROCKSDB_BLOCK_CACHE_MB.",
+    )
+
+    # --- Topics -------------------------------------------------------------------------------
+    topic_website: str = Field(
+        "events.website", description="Website events in. Env: LEADSCORE_TOPIC_WEBSITE."
+    )
+    topic_email: str = Field(
+        "events.email", description="Email platform events in. Env: LEADSCORE_TOPIC_EMAIL."
+    )
+    topic_product: str = Field(
+        "events.product", description="Product usage events in. Env: LEADSCORE_TOPIC_PRODUCT."
+    )
+    topic_profile: str = Field(
+        "leads.profile",
+        description="CRM/enrichment profile events in. Env: LEADSCORE_TOPIC_PROFILE.",
+    )
+    topic_outcomes: str = Field(
+        "leads.outcomes", description="CRM outcomes in. Env: LEADSCORE_TOPIC_OUTCOMES."
+    )
+    topic_activity: str = Field(
+        "leads.activity",
+        description="Per-lead event counts out (the foundation worker's output, until the scorer "
+        "lands). Env: LEADSCORE_TOPIC_ACTIVITY.",
+    )
+
+    @property
+    def input_topics(self) -> list[str]:
+        return [
+            self.topic_website,
+            self.topic_email,
+            self.topic_product,
+            self.topic_profile,
+            self.topic_outcomes,
+        ]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings()
