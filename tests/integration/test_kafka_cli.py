@@ -1,0 +1,50 @@
+"""`leadscore kafka start|status|stop` against a real broker process, twice in a row."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+from streams.localkafka import free_port
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
+def test_start_status_stop_twice_and_second_start_finds_the_first(tmp_path):
+    port = free_port()
+    env = {**os.environ, "LEADSCORE_STATE_DIR": str(tmp_path), "LEADSCORE_KAFKA_PORT": str(port)}
+    ctl = ["--controller-port", str(free_port())]
+    try:
+        for _ in range(2):
+            started = _cli(["kafka", "start", *ctl], env)
+            assert started.returncode == 0, started.stderr
+            assert f"ready on 127.0.0.1:{port}" in started.stdout
+            again = _cli(["kafka", "start", *ctl], env)
+            assert again.returncode == 0 and "already running" in again.stdout
+            st = _cli(["kafka", "status"], env)
+            assert st.returncode == 0 and st.stdout.startswith("running: Kafka 4.")
+            stopped = _cli(["kafka", "stop"], env)
+            assert stopped.returncode == 0 and "stopped" in stopped.stdout
+            st = _cli(["kafka", "status"], env)
+            assert st.returncode == 3 and st.stdout.startswith("stopped")
+    finally:
+        _cli(["kafka", "stop"], env)
+
+
+def test_start_on_a_port_taken_by_something_else_fails_with_one_line(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = {**os.environ, "LEADSCORE_STATE_DIR": str(tmp_path)}
+        res = _cli(["kafka", "start", "--port", str(port)], env)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert "Traceback" not in res.stderr

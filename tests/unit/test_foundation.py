@@ -1,0 +1,49 @@
+"""Pure pieces of the foundation: settings from the environment, broker URLs, config rendering."""
+
+from __future__ import annotations
+
+import orjson
+
+from streams import localkafka
+from streams.settings import Settings
+
+
+def test_settings_read_documented_environment_variables(monkeypatch):
+    monkeypatch.setenv("LEADSCORE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    monkeypatch.setenv("LEADSCORE_TOPIC_PARTITIONS", "8")
+    s = Settings()
+    assert s.kafka_bootstrap == "127.0.0.1:19092"
+    assert s.topic_partitions == 8
+
+
+def test_every_setting_names_its_environment_variable():
+    for name, field in Settings.model_fields.items():
+        assert field.description, name
+        assert f"LEADSCORE_{name.upper()}" in field.description, name
+
+
+def test_broker_urls_accepts_a_comma_separated_list():
+    from streams.app import broker_urls
+
+    assert broker_urls("a:1, b:2") == ["kafka://a:1", "kafka://b:2"]
+
+
+def test_rendered_broker_config_lowers_internal_topics_to_one_replica(tmp_path):
+    spec = localkafka.BrokerSpec(port=19092, controller_port=19093, state_dir=tmp_path,
+                                 cache_dir=tmp_path)
+    localkafka._render_config(spec)
+    conf = dict(line.split("=", 1) for line in spec.config_file.read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert conf["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+                "transaction.state.log.min.isr", "min.insync.replicas"):
+        assert conf[key] == "1", key
+    assert conf["log.dirs"] == str(tmp_path / "data")
+
+
+def test_activity_record_carries_where_the_event_came_from():
+    from streams.agents.input_events import activity_record
+
+    rec = orjson.loads(activity_record("lead-1", 3, "events.website", 2, 41))
+    assert rec == {"key": "lead-1", "events_seen": 3, "topic": "events.website",
+                   "partition": 2, "offset": 41}
