@@ -1,0 +1,203 @@
+"""Messages we publish: score changes, alerts, and dead letters.
+
+They are facts about a moment, so they are immutable; they carry schema_version like inputs so
+that CRM writers and alerting workers can evolve with the same compatibility rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+
+import orjson
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.envelope import (
+    CURRENT_SCHEMA_VERSION,
+    SUPPORTED_SCHEMA_VERSIONS,
+    Contract,
+    Identifier,
+    LongText,
+    Name,
+    Text,
+    UtcDatetime,
+)
+from schemas.reasons import ReasonCode
+
+OUTPUT_TOPICS: dict[str, str] = {
+    "score_change": "scores.changes",
+    "alert": "scores.alerts",
+    "dead_letter": "events.deadletter",
+}
+
+Tier = Literal["hot", "warm", "cold"]
+Trend = Literal["rising", "steady", "falling"]
+AlertKind = Literal["entered_tier", "spike", "decline"]
+Score = Annotated[StrictInt, Field(ge=0, le=100)]
+Probability = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+Percentile = Annotated[StrictFloat, Field(ge=0.0, le=100.0)]
+
+
+class OutputMessage(Contract):
+    """Shared behaviour of output messages: version check and bytes in/out."""
+
+    schema_version: int = CURRENT_SCHEMA_VERSION
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _supported_version(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PydanticCustomError("wrong_type", "schema_version must be an integer")
+        if value not in SUPPORTED_SCHEMA_VERSIONS:
+            raise PydanticCustomError(
+                "unsupported_schema_version", "schema_version {got} is not supported",
+                {"got": value},
+            )
+        return value
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Self:
+        """Strict reader for consumers of our outputs; raises pydantic.ValidationError."""
+        return cls.model_validate_json(raw)
+
+
+class Factor(BaseModel):
+    """One reason the score is what it is, in units a salesperson can read."""
+
+    model_config = Contract.model_config
+
+    feature: Name
+    points: StrictFloat = Field(
+        description="Signed contribution on the 0-100 score scale (+12.5 raises the score).")
+    sentence: Annotated[Text, Field(min_length=1, max_length=300)] = Field(
+        description='Human explanation, e.g. "Viewed the pricing page 3 times this week".')
+
+
+class ScoreChange(OutputMessage):
+    """Published to scores.changes (compacted, keyed by lead_id) whenever a lead's score moves."""
+
+    lead_id: Identifier
+    score: Score
+    probability: Probability = Field(description="Calibrated probability of conversion.")
+    tier: Tier
+    percentile: Percentile = Field(description="Rank among currently scored leads, 0-100.")
+    top_factors: list[Factor] = Field(default_factory=list, max_length=10)
+    trend: Trend
+    recommended_action: LongText
+    model_version: Name
+    cause_event_id: Identifier
+    cause_event_type: Name
+    event_time: UtcDatetime = Field(description="occurred_at of the causing event.")
+    emitted_at: UtcDatetime = Field(description="When the scorer published this message.")
+
+
+def alert_idempotency_key(lead_id: str, kind: str, to_tier: str | None, cause_event_id: str) -> str:
+    """Deterministic key so a redelivered or reprocessed event never alerts a human twice."""
+    raw = "\x1f".join((lead_id, kind, to_tier or "", cause_event_id)).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class Alert(OutputMessage):
+    """Published to scores.alerts (keyed by lead_id) when a lead needs a human now."""
+
+    kind: AlertKind
+    lead_id: Identifier
+    from_tier: Tier | None = None
+    to_tier: Tier
+    from_score: Score | None = None
+    to_score: Score
+    score: Score = Field(description="Current score (equal to to_score; kept for simple readers).")
+    reason: LongText
+    idempotency_key: Identifier = Field(
+        description="Stable across redeliveries; see schemas.alert_idempotency_key.")
+    cause_event_id: Identifier
+    event_time: UtcDatetime
+    emitted_at: UtcDatetime
+    model_version: Name
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+class DeadLetterRecord(OutputMessage):
+    """An input we could not accept, with everything needed to fix and replay it.
+
+    The original bytes travel as base64 (`original_b64`) because they may not be UTF-8 or JSON;
+    `original_text` repeats them as text when they are valid UTF-8, for humans. Use
+    `DeadLetterRecord.create(...)` and `.original`; the worker adds topic/partition/offset with
+    `.with_source(...)`.
+    """
+
+    reason_code: ReasonCode
+    message: LongText = Field(description="What is wrong, for the producer team.")
+    original_b64: str = Field(description="The rejected message value, base64 (RFC 4648).")
+    original_text: str | None = Field(
+        default=None, description="The same bytes decoded as UTF-8, if they are valid UTF-8.")
+    source_topic: str | None = None
+    partition: Annotated[StrictInt, Field(ge=0)] | None = None
+    offset: Annotated[StrictInt, Field(ge=0)] | None = None
+    event_id: str | None = Field(default=None, description="Best effort, if it could be read.")
+    event_type: str | None = Field(default=None, description="Best effort, if it could be read.")
+    failed_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeadLetterRecord:
+        try:
+            raw = base64.b64decode(self.original_b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise PydanticCustomError("invalid_value", "original_b64 is not base64") from exc
+        if self.original_text is not None and _utf8(raw) != self.original_text:
+            raise PydanticCustomError("invalid_value", "original_text does not match original_b64")
+        return self
+
+    @property
+    def original(self) -> bytes:
+        return base64.b64decode(self.original_b64)
+
+    @classmethod
+    def create(
+        cls,
+        original: bytes,
+        reason_code: ReasonCode,
+        message: str,
+        *,
+        failed_at: datetime | None = None,
+        source_topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> DeadLetterRecord:
+        return cls(
+            reason_code=reason_code,
+            message=message[:5000],
+            original_b64=_b64(original),
+            original_text=_utf8(original),
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            event_id=event_id,
+            event_type=event_type,
+            failed_at=failed_at or datetime.now(UTC),
+        )
+
+    def with_source(self, topic: str | None, partition: int | None,
+                    offset: int | None) -> DeadLetterRecord:
+        """Copy with the Kafka coordinates of the rejected record filled in."""
+        return self.model_copy(update={"source_topic": topic, "partition": partition,
+                                       "offset": offset})
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
