@@ -48,14 +48,20 @@ _ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     (r"\bsde\b", "software engineer"),
     (r"\bsre\b", "site reliability engineer"),
     (r"\bit\b", "information technology"),
+    (r"\bsdr\b", "sales development representative"),
+    (r"\bbdr\b", "business development representative"),
+    (r"\bae\b", "account executive"),
 )
 
+# Support roles that mention an executive ("Assistant to the CEO") are not executives.
+_SUPPORT_ROLE = re.compile(r"\b(assistant to|executive assistant|office of the)\b")
 _C_LEVEL_ACRONYM = re.compile(r"\bc[a-z]{1,3}o\b")  # CEO, CTO, CFO, CMO, CRO, CISO, CPO, COO ...
 
 # (regex, seniority). Order matters: first match wins.
 _SENIORITY_RULES: tuple[tuple[str, Seniority], ...] = (
     (r"\bvice president\b", "vp"),
-    (r"\b(chief|founder|co founder|cofounder|owner|president|managing partner|general partner)\b",
+    (r"\b(chief|founder|co founder|cofounder|(?<!product )owner|president|managing partner"
+     r"|general partner)\b",
      "c_level"),
     (r"\b(head of|head|director|managing director|directeur|leiter)\b", "director"),
     (r"\b(manager|lead|team lead|supervisor|controller|gerente)\b", "manager"),
@@ -63,7 +69,7 @@ _SENIORITY_RULES: tuple[tuple[str, Seniority], ...] = (
         r"\b(engineer|developer|analyst|specialist|associate|consultant|coordinator|designer"
         r"|architect|administrator|scientist|representative|rep|executive|accountant|recruiter"
         r"|programmer|intern|assistant|officer|generalist|marketer|writer|strategist"
-        r"|technician|agent|staff|principal|member)\b",
+        r"|technician|agent|staff|principal|member|partner|owner)\b",
         "ic",
     ),
 )
@@ -77,6 +83,7 @@ _C_LEVEL_DEPARTMENT: dict[str, Department] = {
 
 _DEPARTMENT_RULES: tuple[tuple[str, Department], ...] = (
     (r"\bproduct marketing\b", "marketing"),
+    (r"\b(sales|business) development\b", "sales"),
     (r"\b(human resources|people|talent|recruit\w*|hiring|personnel)\b", "hr"),
     (
         r"\b(information technology|infrastructure|security|systems|sysadmin|helpdesk|help desk"
@@ -128,7 +135,9 @@ def normalise_title(title: str | None) -> NormalisedTitle:
     seniority: Seniority = "unknown"
     department: Department | None = None
     acronym = _C_LEVEL_ACRONYM.search(text)
-    if acronym and acronym.group(0) in _C_LEVEL_DEPARTMENT:
+    if _SUPPORT_ROLE.search(text):
+        seniority = "ic"
+    elif acronym and acronym.group(0) in _C_LEVEL_DEPARTMENT:
         seniority = "c_level"
         department = _C_LEVEL_DEPARTMENT[acronym.group(0)]
     else:
