@@ -1,0 +1,146 @@
+"""When a score change should page someone: entered Hot, spike, decline.
+
+Pure functions over a small per-lead :class:`AlertState`, so the rules are tested without a
+broker and a replay of the same events from the same state yields the same alerts with the
+same idempotency keys (that is what makes at-least-once delivery safe for the pager: a
+re-sent alert is an exact duplicate a consumer can drop).
+
+Hysteresis: a lead "enters Hot" when its score reaches ``hot``; it only counts as having left
+Hot once the score falls below ``hot - hysteresis``. A lead hovering at 79-81 therefore pages
+once. Spikes and declines compare against the lowest (highest) score since the last alert of
+that kind within the window, so one rise pages once, not on every event of the rise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+AlertKind = Literal["entered_tier", "spike", "decline"]
+Tier = Literal["hot", "warm", "cold"]
+
+DAY = 86_400.0
+# Score points remembered per lead (only changes are kept), so state stays bounded.
+MAX_HISTORY = 128
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """Thresholds; defaults are the product's (Hot 80+, Warm 50-79, Cold < 50)."""
+
+    hot: int = 80
+    warm: int = 50
+    hysteresis: int = 5
+    spike_points: int = 20
+    spike_window_s: float = 1 * DAY
+    decline_points: int = 20
+    decline_window_s: float = 7 * DAY
+
+    def tier(self, score: int) -> Tier:
+        if score >= self.hot:
+            return "hot"
+        return "warm" if score >= self.warm else "cold"
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """What the rules remember per lead. Bounded: history only spans the longest window."""
+
+    in_hot: bool = False
+    # (event time in epoch seconds, score) at each change, oldest first, pruned to the
+    # longest window and to MAX_HISTORY entries.
+    history: tuple[tuple[float, int], ...] = ()
+    last_spike_at: float | None = None
+    last_decline_at: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"h": self.in_hot, "hist": [list(p) for p in self.history],
+                "ls": self.last_spike_at, "ld": self.last_decline_at}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AlertState:
+        return cls(in_hot=bool(d.get("h", False)),
+                   history=tuple((float(t), int(s)) for t, s in d.get("hist", [])),
+                   last_spike_at=d.get("ls"), last_decline_at=d.get("ld"))
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    """An alert to publish; the agent turns it into the contract's Alert message."""
+
+    kind: AlertKind
+    lead_id: str
+    from_tier: Tier
+    to_tier: Tier
+    from_score: int
+    to_score: int
+    reason: str
+    idempotency_key: str
+    cause_event_id: str
+    at: float
+    extra: dict = field(default_factory=dict)
+
+
+def idempotency_key(lead_id: str, kind: AlertKind, cause_event_id: str) -> str:
+    """Deterministic per (lead, kind, causing event): a replay re-sends the same key."""
+    digest = hashlib.sha256(f"{lead_id}\x1f{kind}\x1f{cause_event_id}".encode()).hexdigest()
+    return digest[:32]
+
+
+def evaluate(
+    state: AlertState,
+    *,
+    lead_id: str,
+    prev_score: int | None,
+    score: int,
+    at: float,
+    cause_event_id: str,
+    policy: AlertPolicy = AlertPolicy(),
+) -> tuple[AlertState, list[AlertDecision]]:
+    """Apply the rules to one new score; return the new state and the alerts to send."""
+    alerts: list[AlertDecision] = []
+    prev = prev_score if prev_score is not None else score
+    from_tier, to_tier = policy.tier(prev), policy.tier(score)
+
+    def make(kind: AlertKind, reason: str) -> AlertDecision:
+        return AlertDecision(kind, lead_id, from_tier, to_tier, prev, score, reason,
+                             idempotency_key(lead_id, kind, cause_event_id), cause_event_id, at)
+
+    horizon = at - max(policy.spike_window_s, policy.decline_window_s)
+    history = tuple(p for p in state.history if p[0] >= horizon)
+    in_hot = state.in_hot
+    last_spike, last_decline = state.last_spike_at, state.last_decline_at
+
+    if not in_hot and score >= policy.hot:
+        in_hot = True
+        alerts.append(make("entered_tier", f"Score reached {score}, entering Hot "
+                           f"(threshold {policy.hot})"))
+    elif in_hot and score < policy.hot - policy.hysteresis:
+        in_hot = False
+        last_decline = at
+        alerts.append(make("decline", f"Score fell to {score}, leaving Hot "
+                           f"(below {policy.hot - policy.hysteresis})"))
+
+    spike_base = [s for t, s in history if t >= at - policy.spike_window_s
+                  and (last_spike is None or t >= last_spike)]
+    if spike_base and score - min(spike_base) >= policy.spike_points:
+        last_spike = at
+        # Entering Hot already pages for this rise: one crossing, one alert.
+        if not alerts:
+            alerts.append(make("spike", f"Score rose {score - min(spike_base)} points to "
+                               f"{score} within {policy.spike_window_s / 3600:.0f} h"))
+
+    decline_base = [s for t, s in history if t >= at - policy.decline_window_s
+                    and (last_decline is None or t >= last_decline)]
+    already_declined = any(a.kind == "decline" for a in alerts)
+    if not already_declined and decline_base and max(decline_base) - score >= policy.decline_points:
+        last_decline = at
+        alerts.append(make("decline", f"Score fell {max(decline_base) - score} points to {score} "
+                           f"within {policy.decline_window_s / DAY:.0f} days"))
+
+    if not history or history[-1][1] != score:
+        history = (*history, (at, score))[-MAX_HISTORY:]
+    new_state = replace(state, in_hot=in_hot, history=history,
+                        last_spike_at=last_spike, last_decline_at=last_decline)
+    return new_state, alerts

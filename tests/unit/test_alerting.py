@@ -1,0 +1,78 @@
+"""Alert rules: one page per crossing, hysteresis, spikes and declines, deterministic keys."""
+
+from __future__ import annotations
+
+from streams.alerting import DAY, MAX_HISTORY, AlertPolicy, AlertState, evaluate
+
+H = 3600.0
+DEFAULT = AlertPolicy()
+
+
+def run(scores_at: list[tuple[float, int]], policy: AlertPolicy = DEFAULT):
+    state, prev, out = AlertState(), None, []
+    for i, (at, score) in enumerate(scores_at):
+        state, alerts = evaluate(state, lead_id="L1", prev_score=prev, score=score, at=at,
+                                 cause_event_id=f"e{i}", policy=policy)
+        out.extend(alerts)
+        prev = score
+    return state, out
+
+
+def test_crossing_into_hot_pages_exactly_once():
+    _, alerts = run([(0, 40), (1 * H, 55), (30 * H, 79), (31 * H, 82), (32 * H, 90)])
+    assert [a.kind for a in alerts] == ["entered_tier"]
+    assert (alerts[0].from_tier, alerts[0].to_tier, alerts[0].to_score) == ("warm", "hot", 82)
+
+
+def test_hovering_at_the_threshold_does_not_page_twice():
+    _, alerts = run([(i * 2 * DAY, s) for i, s in enumerate([78, 81, 79, 80, 77, 81, 76, 80])])
+    assert [a.kind for a in alerts] == ["entered_tier"]
+
+
+def test_leaving_hot_past_the_hysteresis_band_is_a_decline_then_reentry_pages_again():
+    _, alerts = run([(0, 85), (2 * DAY, 74), (4 * DAY, 86)])
+    assert [a.kind for a in alerts] == ["entered_tier", "decline", "entered_tier"]
+    assert "leaving Hot" in alerts[1].reason
+
+
+def test_spike_of_20_points_within_24h_pages_once_per_rise():
+    _, alerts = run([(0, 10), (2 * H, 20), (4 * H, 31), (5 * H, 35), (6 * H, 40)])
+    assert [a.kind for a in alerts] == ["spike"]
+    assert alerts[0].to_score == 31
+
+
+def test_a_rise_spread_over_more_than_24h_is_not_a_spike():
+    _, alerts = run([(0, 10), (20 * H, 20), (40 * H, 29), (60 * H, 38)])
+    assert alerts == []
+
+
+def test_a_jump_into_hot_is_one_alert_not_also_a_spike():
+    _, alerts = run([(0, 50), (1 * H, 85)])
+    assert [a.kind for a in alerts] == ["entered_tier"]
+
+
+def test_decline_of_20_points_within_7_days():
+    _, alerts = run([(0, 60), (2 * DAY, 50), (5 * DAY, 39), (6 * DAY, 35)])
+    assert [a.kind for a in alerts] == ["decline"]
+    assert alerts[0].to_score == 39
+
+
+def test_idempotency_key_is_deterministic_and_distinct_per_event():
+    _, first = run([(0, 40), (H, 85)])
+    _, again = run([(0, 40), (H, 85)])
+    assert first[0].idempotency_key == again[0].idempotency_key
+    _, other = run([(0, 40), (H, 30), (2 * H, 85)])
+    assert other[0].idempotency_key != first[0].idempotency_key
+
+
+def test_state_round_trips_and_stays_bounded():
+    state, _ = run([(i * 60.0, i % 97) for i in range(5000)])
+    assert len(state.history) <= MAX_HISTORY
+    assert AlertState.from_dict(state.to_dict()) == state
+
+
+def test_thresholds_are_configurable():
+    policy = AlertPolicy(hot=70, warm=40)
+    _, alerts = run([(0, 60), (DAY, 71)], policy)
+    assert [a.kind for a in alerts] == ["entered_tier"]
+    assert policy.tier(45) == "warm" and policy.tier(39) == "cold"
