@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StrictFloat,
     StrictInt,
+    StrictStr,
 )
 from pydantic_core import PydanticCustomError
 
@@ -90,8 +91,7 @@ def _to_utc(value: datetime) -> datetime:
 
 
 Identifier = Annotated[
-    str,
-    BeforeValidator(_require_str),
+    StrictStr,
     AfterValidator(_check_id),
     Field(min_length=1, max_length=MAX_ID_LENGTH,
           description="1-128 characters, no control or invisible format characters."),
@@ -109,8 +109,10 @@ UtcDatetime = Annotated[
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_str)]
 
-Text = Annotated[str, BeforeValidator(_require_str)]
-"""A string that is never coerced from a number."""
+Text = StrictStr
+"""A string that is never coerced from anything else. (Constraints that must show up in the
+JSON Schema, like `pattern`, have to come BEFORE any BeforeValidator in an Annotated: pydantic
+drops them from the schema otherwise.)"""
 
 NonNegInt = Annotated[StrictInt, Field(ge=0)]
 PositiveInt = Annotated[StrictInt, Field(gt=0)]

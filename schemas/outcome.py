@@ -13,7 +13,7 @@ def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-Currency = Annotated[Text, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{3}$")]
+Currency = Annotated[Text, Field(pattern=r"^[A-Z]{3}$"), BeforeValidator(_upper)]
 """ISO-4217 code; case-insensitive on input ("eur" -> "EUR")."""
 
 

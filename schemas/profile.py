@@ -29,12 +29,12 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-Country = Annotated[Text, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{2}$")]
+Country = Annotated[Text, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)]
 """ISO-3166-1 alpha-2 ("DE", "US"); case-insensitive on input."""
 Domain = Annotated[
     Text,
-    BeforeValidator(_lower),
     Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+    BeforeValidator(_lower),
 ]
 """Bare registrable domain ("acme.com"), lower-cased; not a URL."""
 
