@@ -13,9 +13,10 @@ that kind within the window, so one rise pages once, not on every event of the r
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from schemas import alert_idempotency_key
 
 AlertKind = Literal["entered_tier", "spike", "decline"]
 Tier = Literal["hot", "warm", "cold"]
@@ -82,12 +83,6 @@ class AlertDecision:
     extra: dict = field(default_factory=dict)
 
 
-def idempotency_key(lead_id: str, kind: AlertKind, cause_event_id: str) -> str:
-    """Deterministic per (lead, kind, causing event): a replay re-sends the same key."""
-    digest = hashlib.sha256(f"{lead_id}\x1f{kind}\x1f{cause_event_id}".encode()).hexdigest()
-    return digest[:32]
-
-
 def evaluate(
     state: AlertState,
     *,
@@ -105,7 +100,8 @@ def evaluate(
 
     def make(kind: AlertKind, reason: str) -> AlertDecision:
         return AlertDecision(kind, lead_id, from_tier, to_tier, prev, score, reason,
-                             idempotency_key(lead_id, kind, cause_event_id), cause_event_id, at)
+                             alert_idempotency_key(lead_id, kind, to_tier, cause_event_id),
+                             cause_event_id, at)
 
     horizon = at - max(policy.spike_window_s, policy.decline_window_s)
     history = tuple(p for p in state.history if p[0] >= horizon)
