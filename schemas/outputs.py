@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 import orjson
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from schemas.envelope import (
@@ -43,7 +51,14 @@ Percentile = Annotated[StrictFloat, Field(ge=0.0, le=100.0)]
 
 
 class OutputMessage(Contract):
-    """Shared behaviour of output messages: version check and bytes in/out."""
+    """Shared behaviour of output messages: version check and bytes in/out.
+
+    Readers of outputs IGNORE unknown fields (tolerant reader), so that adding an optional field
+    to an output is a compatible change; inputs are the other way round at the envelope level,
+    because there a typo would silently lose data.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     schema_version: int = CURRENT_SCHEMA_VERSION
 
@@ -71,7 +86,7 @@ class OutputMessage(Contract):
 class Factor(BaseModel):
     """One reason the score is what it is, in units a salesperson can read."""
 
-    model_config = Contract.model_config
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     feature: Name
     points: StrictFloat = Field(

@@ -142,10 +142,11 @@ def _reason_for(error: ErrorDetails) -> ReasonCode:
 
 
 # When several fields are wrong, report the most fundamental problem as the reason code.
+# (missing_identity comes from a model-level check that only runs once every field is valid.)
 _PRIORITY = [
-    ReasonCode.UNKNOWN_FIELD, ReasonCode.MISSING_IDENTITY, ReasonCode.INVALID_ID,
-    ReasonCode.MISSING_FIELD, ReasonCode.WRONG_TYPE, ReasonCode.NAIVE_TIMESTAMP,
-    ReasonCode.INVALID_VALUE,
+    ReasonCode.UNKNOWN_FIELD, ReasonCode.INVALID_ID, ReasonCode.MISSING_FIELD,
+    ReasonCode.WRONG_TYPE, ReasonCode.NAIVE_TIMESTAMP, ReasonCode.INVALID_VALUE,
+    ReasonCode.MISSING_IDENTITY,
 ]
 
 

@@ -9,7 +9,16 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas import EVENT_CLASSES, EVENT_TYPES, Event, parse_event
+from schemas import (
+    EVENT_CLASSES,
+    EVENT_TYPES,
+    OUTPUT_TOPICS,
+    PROPERTIES_MODELS,
+    TOPIC_FOR_CATEGORY,
+    Event,
+    ReasonCode,
+    parse_event,
+)
 from schemas.export import (
     EXAMPLES_DIR,
     OUTPUT_MODELS,
@@ -70,10 +79,12 @@ def test_example_agrees_with_exported_schema(name: str) -> None:
     data = orjson.loads(example(name))
     assert set(schema["required"]) <= set(data)
     assert set(data) <= set(schema["properties"])
-    assert schema["additionalProperties"] is False
     assert "schema_version" in schema["required"]
-    if name in EVENT_TYPES:
+    if name in EVENT_TYPES:  # envelopes are closed; outputs are open (tolerant readers)
+        assert schema["additionalProperties"] is False
         assert schema["properties"]["type"]["const"] == name
+    else:
+        assert "additionalProperties" not in schema
 
 
 def test_committed_json_schemas_are_not_stale() -> None:
@@ -92,3 +103,27 @@ def test_staleness_is_detected(tmp_path: Path) -> None:
 
 def test_export_is_deterministic() -> None:
     assert expected_files() == expected_files()
+
+
+README = (EXAMPLES_DIR.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_readme_shows_each_example_verbatim(name: str) -> None:
+    assert example(name).decode().strip() in README, f"README example for {name} is stale"
+
+
+@pytest.mark.parametrize("name", sorted(EVENT_TYPES))
+def test_readme_documents_every_property(name: str) -> None:
+    heading = f"#### `{name}`\n"
+    assert heading in README
+    section = README.split(heading, 1)[1].split("\n#### ", 1)[0].split("\n## ", 1)[0]
+    for field in PROPERTIES_MODELS[name].model_fields:
+        assert f"| `{field}` |" in section, f"{name}.{field} missing from README"
+
+
+def test_readme_documents_every_reason_code_and_topic() -> None:
+    for code in ReasonCode:
+        assert f"| `{code.value}` |" in README
+    for topic in [*TOPIC_FOR_CATEGORY.values(), *OUTPUT_TOPICS.values()]:
+        assert f"| `{topic}` |" in README

@@ -44,11 +44,15 @@ def test_score_change_accepts_valid() -> None:
     {"probability": -0.1}, {"tier": "lukewarm"}, {"percentile": 100.5}, {"trend": "up"},
     {"event_time": "2026-03-02T09:29:30"}, {"lead_id": ""}, {"schema_version": 3},
     {"top_factors": [{"feature": "x", "points": "1", "sentence": "s"}]},
-    {"unexpected": 1},
 ], ids=str)
 def test_score_change_rejects_invalid(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ScoreChange.model_validate(score_change(**overrides))
+
+
+def test_unknown_output_fields_are_ignored_so_adding_one_is_compatible() -> None:
+    msg = ScoreChange.model_validate(score_change(added_in_a_later_release="x"))
+    assert "added_in_a_later_release" not in msg.model_dump()
 
 
 def test_previous_version_output_is_readable() -> None:
