@@ -188,7 +188,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- entry point
 
 Registrar = Callable[[argparse._SubParsersAction], None]
-REGISTRARS: list[Registrar] = [_add_demo, _add_kafka, _add_worker]
+
+
+def _registrars() -> list[Registrar]:
+    """Subcommands, in --help order. Modules that own a command provide add_arguments()."""
+    from streams import produce
+
+    return [_add_demo, _add_kafka, produce.add_arguments, _add_worker]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for register in REGISTRARS:
+    for register in _registrars():
         register(sub)
     return parser
 
@@ -217,12 +223,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _path_exists(text: str) -> Path:
-    """argparse type: an existing file."""
+def existing_file(text: str) -> Path:
+    """argparse type: a file that exists."""
     path = Path(text)
-    if not path.exists():
+    if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return path
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return value
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+"""``leadscore produce``: send an event file to Kafka the way a tracking pixel's producer would.
+
+Each JSON line goes to its category's topic (names from settings), keyed by the lead id, or by
+the anonymous id for web events before the visitor is known. ``identify`` is keyed by its
+anonymous id: it must land where that visitor's anonymous history lives, so the worker there
+can hand the history over to the lead. Lines that are not valid events are still sent (to
+``--malformed-topic``), byte for byte: the worker's dead-letter path is part of what a
+producer exercises, and nothing in a file is silently dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas import Event, parse_event
+from streams.settings import Settings, get_settings
+
+
+def topic_for(event: Event, settings: Settings) -> str:
+    return {
+        "website": settings.topic_website,
+        "email": settings.topic_email,
+        "product": settings.topic_product,
+        "profile": settings.topic_profile,
+        "outcome": settings.topic_outcomes,
+    }[event.category]
+
+
+def key_for(event: Event) -> str:
+    """Partition key: see the module docstring for why identify is keyed by anonymous id."""
+    if event.type == "identify" and event.anonymous_id:
+        return event.anonymous_id
+    key = event.lead_id or event.anonymous_id
+    assert key is not None  # the contract requires one of them
+    return key
+
+
+@dataclass
+class Routed:
+    topic: str
+    key: bytes | None
+    value: bytes
+    valid: bool
+
+
+def route_lines(
+    lines: Iterator[bytes], settings: Settings, malformed_topic: str
+) -> Iterator[Routed]:
+    """Pure routing of raw lines (blank lines skipped), testable without a broker."""
+    for line in lines:
+        raw = line.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        ev = parse_event(raw, max_age=None)
+        if isinstance(ev, Event):
+            yield Routed(topic_for(ev, settings), key_for(ev).encode(), raw, True)
+        else:
+            yield Routed(malformed_topic, None, raw, False)
+
+
+def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None = None,
+                 settings: Settings | None = None, progress: bool = True) -> Counter[str]:
+    """Send every line of ``path``; return counts per topic (plus 'malformed')."""
+    from confluent_kafka import KafkaException, Producer
+
+    settings = settings or get_settings()
+    producer = Producer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,  # a retried send is not a duplicate event
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    })
+    failures: list[str] = []
+
+    def on_delivery(err: object, _msg: object) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    with path.open("rb") as fh:
+        for i, r in enumerate(route_lines(iter(fh), settings,
+                                          malformed_topic or settings.topic_website)):
+            while True:
+                try:
+                    producer.produce(r.topic, key=r.key, value=r.value, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    producer.poll(0.1)
+                except KafkaException as exc:
+                    raise RuntimeError(f"Kafka refused a message: {exc}") from None
+            producer.poll(0)
+            counts[r.topic] += 1
+            if not r.valid:
+                counts["malformed"] += 1
+            if rate:
+                ahead = (i + 1) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+            if progress and (i + 1) % 10_000 == 0:
+                print(f"\rproduced {i + 1:,} events", end="", file=sys.stderr, flush=True)
+    remaining = producer.flush(60)
+    if progress:
+        print("\r", end="", file=sys.stderr)
+    if remaining or failures:
+        raise RuntimeError(f"{remaining} messages not delivered; first error: "
+                           f"{failures[0] if failures else 'timeout'}")
+    return counts
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    from streams.cli import existing_file, positive_float
+
+    p = sub.add_parser(
+        "produce",
+        help="send a JSON-lines event file to the input topics, keyed as a producer would",
+        description="Send each line of FILE to its category's topic, keyed by lead id (or "
+        "anonymous id for web events before identification; identify by its anonymous id). "
+        "Invalid lines are sent unchanged to --malformed-topic so the worker dead-letters them.",
+    )
+    p.add_argument("--events", type=existing_file, required=True, metavar="FILE",
+                   help="JSON lines, one event per line (e.g. from leadscore simulate)")
+    p.add_argument("--rate", type=positive_float, default=None, metavar="N",
+                   help="events per second (default: as fast as possible)")
+    p.add_argument("--malformed-topic", default=None,
+                   help="where invalid lines go (default: the website topic)")
+    p.set_defaults(func=run_from_args)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    counts = produce_file(args.events, rate=args.rate, malformed_topic=args.malformed_topic)
+    total = sum(v for k, v in counts.items() if k != "malformed")
+    parts = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()) if k != "malformed")
+    print(f"sent {total:,} messages ({parts}); {counts['malformed']:,} invalid lines included "
+          "for the dead-letter topic")
+    return 0
