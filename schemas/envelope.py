@@ -87,7 +87,10 @@ def _iso_date_str(value: Any) -> Any:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is after datetime.max in UTC
+        raise PydanticCustomError("invalid_value", "timestamp is out of range in UTC") from None
 
 
 Identifier = Annotated[

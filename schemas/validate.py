@@ -94,15 +94,31 @@ def parse_event(
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises on bad input"
         return dead(ReasonCode.INVALID_VALUE, f"could not validate: {exc!r}"[:500], raw, data)
 
-    if event.occurred_at > now + MAX_FUTURE_SKEW:
+    if event.occurred_at > _later(now, MAX_FUTURE_SKEW):
         return dead(ReasonCode.TIMESTAMP_IN_FUTURE,
                     f"occurred_at {event.occurred_at.isoformat()} is more than "
                     f"{MAX_FUTURE_SKEW} after {now.isoformat()}", raw, data)
-    if max_age is not None and event.occurred_at < now - max_age:
+    if max_age is not None and event.occurred_at < _earlier(now, max_age):
         return dead(ReasonCode.TIMESTAMP_TOO_OLD,
                     f"occurred_at {event.occurred_at.isoformat()} is older than the "
                     f"{max_age.days}-day limit", raw, data)
     return event
+
+
+def _later(moment: datetime, delta: timedelta) -> datetime:
+    """moment + delta, clamped to the representable range."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+def _earlier(moment: datetime, delta: timedelta) -> datetime:
+    """moment - delta, clamped: an enormous max_age simply means "no limit"."""
+    try:
+        return moment - delta
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _precheck(data: dict[str, Any]) -> tuple[ReasonCode, str] | None:

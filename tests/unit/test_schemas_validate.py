@@ -131,6 +131,12 @@ BAD_INPUTS: list[tuple[str, bytes, ReasonCode]] = [
     ("occurred-at-impossible", enc(page_view(occurred_at="2026-02-30T10:00:00Z")),
      R.INVALID_VALUE),
     ("source-empty", enc(page_view(source="")), R.INVALID_VALUE),
+    ("occurred-at-bad-offset", enc(page_view(occurred_at="2026-03-01T11:59:00+25:00")),
+     R.INVALID_VALUE),
+    ("occurred-at-overflows-utc", enc(page_view(occurred_at="9999-12-31T23:59:59-14:00")),
+     R.INVALID_VALUE),
+    ("occurred-at-underflows-utc", enc(page_view(occurred_at="0001-01-01T00:00:00+14:00")),
+     R.INVALID_VALUE),
     # identity
     ("no-ids", enc(without(page_view(), "anonymous_id")), R.MISSING_IDENTITY),
     ("both-ids-null", enc(page_view(anonymous_id=None, lead_id=None)), R.MISSING_IDENTITY),
@@ -295,3 +301,12 @@ def test_bare_event_constructor_dispatches_properties() -> None:
                properties={"feature": "dashboards"})
     assert ev.properties.feature == "dashboards"
     assert ev.category == "product"
+
+
+def test_extreme_configuration_does_not_raise() -> None:
+    raw = enc(page_view())
+    assert isinstance(parse_event(raw, now=NOW, max_age=timedelta.max), Event)
+    naive_now = NOW.replace(tzinfo=None)  # treated as UTC rather than crashing the worker
+    assert isinstance(parse_event(raw, now=naive_now), Event)
+    for extreme in (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)):
+        assert isinstance(parse_event(raw, now=extreme), DeadLetterRecord)
