@@ -1,9 +1,9 @@
 """``leadscore produce``: send an event file to Kafka the way a tracking pixel's producer would.
 
 Each JSON line goes to its category's topic (names from settings), keyed by the lead id, or by
-the anonymous id for web events before the visitor is known. ``identify`` is keyed by its
-anonymous id: it must land where that visitor's anonymous history lives, so the worker there
-can hand the history over to the lead. Lines that are not valid events are still sent (to
+the anonymous id for web events before the visitor is known (``Event.key``, from the
+contract: ``identify`` is keyed by its anonymous id, so it lands where that visitor's
+anonymous history lives). Lines that are not valid events are still sent (to
 ``--malformed-topic``), byte for byte: the worker's dead-letter path is part of what a
 producer exercises, and nothing in a file is silently dropped.
 """
@@ -23,6 +23,7 @@ from streams.settings import Settings, get_settings
 
 
 def topic_for(event: Event, settings: Settings) -> str:
+    """The contract's category -> topic mapping, with the topic names from settings."""
     return {
         "website": settings.topic_website,
         "email": settings.topic_email,
@@ -30,15 +31,6 @@ def topic_for(event: Event, settings: Settings) -> str:
         "profile": settings.topic_profile,
         "outcome": settings.topic_outcomes,
     }[event.category]
-
-
-def key_for(event: Event) -> str:
-    """Partition key: see the module docstring for why identify is keyed by anonymous id."""
-    if event.type == "identify" and event.anonymous_id:
-        return event.anonymous_id
-    key = event.lead_id or event.anonymous_id
-    assert key is not None  # the contract requires one of them
-    return key
 
 
 @dataclass
@@ -59,7 +51,7 @@ def route_lines(
             continue
         ev = parse_event(raw, max_age=None)
         if isinstance(ev, Event):
-            yield Routed(topic_for(ev, settings), key_for(ev).encode(), raw, True)
+            yield Routed(topic_for(ev, settings), ev.key.encode(), raw, True)
         else:
             yield Routed(malformed_topic, None, raw, False)
 
