@@ -1,0 +1,138 @@
+"""Batch scoring and explanations from a loaded model artifact (what the worker calls).
+
+Score = round(100 * calibrated probability), so "Hot >= 80" means "at least 80% likely to
+convert within the label window". Tier thresholds are parameters of the artifact.
+
+Explanations use exact TreeSHAP (LightGBM `pred_contrib`): contributions c_j in log-odds
+with base value b satisfy b + sum(c_j) = raw score r exactly. To express them as points on
+the 0-100 scale, we distribute the score movement 100 * (g(r) - g(b)) (g = calibrator on top
+of the raw score) over the features in proportion to their contributions:
+
+    points_j = c_j * (100 * g(r) - 100 * g(b)) / (r - b)
+
+so the points sum exactly to (unrounded score - base score) and keep each contribution's
+sign and relative size. When r == b the local slope of g at b is used instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from models.calibration import Calibrator
+from models.features import FeatureConfig, describe, features
+from models.state import LeadState
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str
+    points: float  # signed contribution on the 0-100 scale
+    sentence: str
+    value: float
+
+
+@dataclass
+class ScoreBatch:
+    raw: np.ndarray  # booster log-odds
+    probability: np.ndarray  # calibrated
+    score: np.ndarray  # int 0-100
+    tier: list[str]  # "hot" | "warm" | "cold"
+    expected_value: np.ndarray  # probability x expected deal value
+
+
+class Scorer:
+    """Holds the boosters and calibrator; all methods are vectorised over rows."""
+
+    def __init__(self, booster: lgb.Booster, calibrator: Calibrator, config: FeatureConfig,
+                 value_booster: lgb.Booster | None = None, value_constant: float = 0.0,
+                 value_smearing: float = 1.0, hot: int = 80, warm: int = 50,
+                 version: str = "unversioned", meta: dict[str, Any] | None = None):
+        self.booster = booster
+        self.calibrator = calibrator
+        self.config = config
+        self.value_booster = value_booster
+        self.value_constant = value_constant
+        self.value_smearing = value_smearing
+        self.hot, self.warm = hot, warm
+        self.version = version
+        self.meta = meta or {}
+        self.names = config.names
+        self.n_features = len(self.names)
+        if booster.num_feature() != self.n_features:
+            raise ValueError("model and feature manifest disagree on the number of features")
+
+    # ------------------------------------------------------------ features
+    def features(self, state: LeadState, at: float) -> np.ndarray:
+        return features(state, at, self.config)
+
+    def _matrix(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)  # training saw float32: identical bin edges
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got {X.shape[1]}")
+        return X
+
+    # ------------------------------------------------------------ scoring
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(self._matrix(X), raw_score=True,
+                                               num_threads=1))
+
+    def probability_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip(self.calibrator(raw), 0.0, 1.0)
+
+    def tier(self, score: np.ndarray) -> list[str]:
+        return ["hot" if s >= self.hot else "warm" if s >= self.warm else "cold"
+                for s in np.asarray(score).tolist()]
+
+    def expected_deal_value(self, X: np.ndarray) -> np.ndarray:
+        X = self._matrix(X)
+        if self.value_booster is None:
+            return np.full(len(X), self.value_constant)
+        pred = np.asarray(self.value_booster.predict(X, num_threads=1))
+        return np.exp(pred) * self.value_smearing
+
+    def score_batch(self, X: np.ndarray) -> ScoreBatch:
+        X = self._matrix(X)
+        raw = self.raw(X)
+        p = self.probability_from_raw(raw)
+        score = np.rint(100.0 * p).astype(np.int64)
+        return ScoreBatch(raw, p, score, self.tier(score), p * self.expected_deal_value(X))
+
+    # ------------------------------------------------------------ explanations
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP in log-odds: (n, n_features + 1), last column = base value."""
+        return np.asarray(self.booster.predict(self._matrix(X), pred_contrib=True,
+                                               num_threads=1))
+
+    def points(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(points per feature (n, F), base score (n,)) on the 0-100 scale; see module doc."""
+        contrib = self.contributions(X)
+        c, base = contrib[:, :-1], contrib[:, -1]
+        raw = base + c.sum(axis=1)
+        s_raw = 100.0 * self.probability_from_raw(raw)
+        s_base = 100.0 * self.probability_from_raw(base)
+        d = raw - base
+        eps = 1e-3
+        slope = 100.0 * (self.probability_from_raw(base + eps)
+                         - self.probability_from_raw(base - eps)) / (2 * eps)
+        safe = np.abs(d) > 1e-9
+        ratio = np.where(safe, (s_raw - s_base) / np.where(safe, d, 1.0), slope)
+        return c * ratio[:, None], s_base
+
+    def explain(self, X: np.ndarray, top_k: int = 3) -> list[list[Factor]]:
+        """Top factors per row by absolute points, with their sentences."""
+        X = self._matrix(X)
+        pts, _ = self.points(X)
+        out: list[list[Factor]] = []
+        specs = self.config.specs
+        for r in range(len(X)):
+            order = np.argsort(-np.abs(pts[r]), kind="stable")[:top_k]
+            out.append([Factor(self.names[j], round(float(pts[r, j]), 1),
+                               describe(specs[j], float(X[r, j])), float(X[r, j]))
+                        for j in order if pts[r, j] != 0.0])
+        return out

@@ -1,0 +1,300 @@
+"""`leadscore train`: events file -> snapshots -> LightGBM -> calibration -> artifact.
+
+Split by time, never by row: snapshots are ordered by snapshot time and cut at the 60% and
+80% quantiles into train / calibration / test. Each fold only uses labels observable before
+the next fold starts (a snapshot whose label window crosses the boundary is purged), so the
+test figures are what the model would have scored on leads it had never seen, later in time.
+
+Imbalance: positives are up-weighted by sqrt(neg/pos) (capped at 10), enough for the trees to
+find the rare class without distorting ranking much; the calibrator, fitted on the unweighted
+calibration fold, restores honest probabilities. Early stopping watches AUC on the
+calibration fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import orjson
+
+from models import artifact
+from models.calibration import choose
+from models.errors import UsageError
+from models.features import CATEGORICAL, FeatureConfig, manifest
+from models.metrics import summarise
+from models.rules import rules_score
+from models.snapshots import SnapshotConfig, Snapshots, build, read_events, vocabularies
+from models.state import DAY
+
+
+@dataclass
+class TrainConfig:
+    label_days: float = 30.0
+    snapshot_every_days: float = 7.0
+    max_idle_days: float = 120.0
+    windows_days: tuple[int, ...] = (1, 7, 30)
+    half_lives_days: tuple[float, ...] = (7.0, 30.0)
+    lateness_hours: float = 48.0
+    train_fraction: float = 0.6
+    calibration_fraction: float = 0.2
+    calibration: str = "auto"  # auto | isotonic | platt
+    hot: int = 80
+    warm: int = 50
+    num_boost_round: int = 1000
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_data_in_leaf: int = 100
+    early_stopping_rounds: int = 50
+    seed: int = 7
+
+    def validate(self) -> None:
+        if not 0 < self.train_fraction < 1 or not 0 < self.calibration_fraction < 1:
+            raise UsageError("fractions must be between 0 and 1")
+        if self.train_fraction + self.calibration_fraction >= 1:
+            raise UsageError("train + calibration fractions must leave room for a test fold")
+        if self.label_days <= 0 or self.snapshot_every_days <= 0:
+            raise UsageError("--label-days and --snapshot-every-days must be positive")
+        if not 0 < self.warm < self.hot <= 100:
+            raise UsageError("tiers need 0 < warm < hot <= 100")
+        if self.calibration not in ("auto", "isotonic", "platt"):
+            raise UsageError("--calibration must be auto, isotonic or platt")
+        if any(w < 1 or w > 30 for w in self.windows_days):
+            raise UsageError("windows must be between 1 and 30 days")
+
+
+def split_by_time(at: np.ndarray, label_days: float, train_frac: float, cal_frac: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boolean masks (train, calibration, test) with label-window purging at both cuts."""
+    t1, t2 = np.quantile(at, [train_frac, train_frac + cal_frac])
+    gap = label_days * DAY
+    train = at + gap <= t1
+    cal = (at >= t1) & (at + gap <= t2)
+    test = at >= t2
+    return train, cal, test
+
+
+def lgb_params(cfg: TrainConfig, scale_pos_weight: float) -> dict[str, Any]:
+    return {
+        "objective": "binary",
+        "metric": "auc",
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_data_in_leaf": cfg.min_data_in_leaf,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 10.0,
+        "scale_pos_weight": scale_pos_weight,
+        "cat_smooth": 20.0,
+        "max_bin": 127,
+        "num_threads": 1,
+        "deterministic": True,
+        "force_row_wise": True,
+        "seed": cfg.seed,
+        "verbosity": -1,
+    }
+
+
+def fit_value_model(s: Snapshots, mask: np.ndarray, names: list[str], cat: list[int],
+                    seed: int) -> tuple[lgb.Booster | None, dict[str, Any]]:
+    """Deal value given conversion, on log scale, in the most common currency.
+
+    Uses each converted lead once per positive snapshot. With fewer than 50 deals the mean is
+    used instead (a tree model on a handful of deals would just be noise). Duan's smearing
+    factor corrects exp(E[log v]) to E[v].
+    """
+    pos = mask & (s.y == 1) & np.isfinite(s.value) & (s.value > 0)
+    curs = Counter(c for c, m in zip(s.currency, pos, strict=True) if m and c)
+    currency = curs.most_common(1)[0][0] if curs else None
+    sel = pos & np.array([c == currency for c in s.currency])
+    vals = s.value[sel]
+    info: dict[str, Any] = {"currency": currency, "deals": int(sel.sum()),
+                            "constant": float(vals.mean()) if len(vals) else 0.0,
+                            "smearing": 1.0}
+    if sel.sum() < 50:
+        return None, info
+    y = np.log(vals)
+    params = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 7,
+              "min_data_in_leaf": 20, "lambda_l2": 10.0, "num_threads": 1,
+              "deterministic": True, "force_row_wise": True, "seed": seed, "verbosity": -1,
+              "max_bin": 127}
+    ds = lgb.Dataset(s.X[sel], y, feature_name=names, categorical_feature=cat,
+                     free_raw_data=False)
+    booster = lgb.train(params, ds, num_boost_round=150)
+    resid = y - booster.predict(s.X[sel])
+    info["smearing"] = float(np.mean(np.exp(resid)))
+    return booster, info
+
+
+def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
+        progress: bool = True) -> Path:
+    """Train on `events_path`, write the artifact under `out_dir`; returns the artifact dir."""
+    cfg = config or TrainConfig()
+    cfg.validate()
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, t0: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 2)
+        if progress:
+            sys.stderr.write(f"{name}: {now - t0:.1f}s\n")
+        return now
+
+    log = read_events(events_path, progress=progress)
+    if log.valid == 0:
+        raise UsageError(f"{events_path}: no valid events")
+    t = lap("read_events", t_start)
+    industries, countries = vocabularies(log)
+    fcfg = FeatureConfig(windows_days=tuple(cfg.windows_days),
+                         half_lives_days=tuple(cfg.half_lives_days),
+                         lateness_seconds=cfg.lateness_hours * 3600.0,
+                         industries=industries, countries=countries)
+    scfg = SnapshotConfig(label_days=cfg.label_days, every_days=cfg.snapshot_every_days,
+                          max_idle_days=cfg.max_idle_days)
+    snaps = build(log, fcfg, scfg, progress=progress)
+    t = lap("snapshots", t)
+    if len(snaps.y) == 0:
+        raise UsageError("no snapshots: the history is shorter than the label window")
+    train, cal, test = split_by_time(snaps.at, cfg.label_days, cfg.train_fraction,
+                                     cfg.calibration_fraction)
+    for name, m, need in (("train", train, 20), ("calibration", cal, 10), ("test", test, 5)):
+        if int(snaps.y[m].sum()) < need:
+            raise UsageError(f"only {int(snaps.y[m].sum())} conversions in the {name} fold "
+                             f"(need {need}): longer history or more leads required")
+    names = fcfg.names
+    cat = [names.index(c) for c in CATEGORICAL]
+    pos, neg = int(snaps.y[train].sum()), int((1 - snaps.y[train]).sum())
+    spw = float(min(10.0, math.sqrt(neg / max(pos, 1))))
+    dtrain = lgb.Dataset(snaps.X[train], snaps.y[train], feature_name=names,
+                         categorical_feature=cat, free_raw_data=False)
+    dcal = lgb.Dataset(snaps.X[cal], snaps.y[cal], reference=dtrain)
+    booster = lgb.train(lgb_params(cfg, spw), dtrain, num_boost_round=cfg.num_boost_round,
+                        valid_sets=[dcal], valid_names=["calibration"],
+                        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds,
+                                                      verbose=False)])
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    t = lap("train_lightgbm", t)
+    raw_cal = np.asarray(booster.predict(snaps.X[cal], raw_score=True))
+    calibrator, cal_scores = choose(raw_cal, snaps.y[cal].astype(np.float64),
+                                    seed=cfg.seed, method=cfg.calibration)
+    value_booster, value_info = fit_value_model(snaps, train | cal, names, cat, cfg.seed)
+    t = lap("calibrate_and_value_model", t)
+
+    man = manifest(fcfg)
+    man.update({
+        "snapshot": asdict(scfg),
+        "tiers": {"hot": cfg.hot, "warm": cfg.warm},
+        "label": f"converted within {cfg.label_days:g} days",
+        "value_model": value_info,
+        "calibration": {"method": calibrator.method, "cv_brier": cal_scores},
+        "train_config": {k: v for k, v in asdict(cfg).items()},
+    })
+    folder = artifact.save(out_dir, booster=booster, calibrator=calibrator, manifest=man,
+                           value_booster=value_booster)
+    scorer = artifact.load(folder)
+    summary = {
+        "events_file": str(events_path),
+        "reading": log.summary(),
+        "snapshots": int(len(snaps.y)),
+        "folds": {n: {"rows": int(m.sum()), "positives": int(snaps.y[m].sum()),
+                      "from": _iso(snaps.at[m].min()) if m.any() else None,
+                      "to": _iso(snaps.at[m].max()) if m.any() else None}
+                  for n, m in (("train", train), ("calibration", cal), ("test", test))},
+        "scale_pos_weight": spw,
+        "trees": booster.num_trees(),
+        "best_iteration": booster.current_iteration(),
+    }
+    from models.evaluate import evaluate_snapshots  # late: evaluate imports train helpers
+
+    metrics = evaluate_snapshots(scorer, snaps.X[test], snaps.y[test], snaps.value[test])
+    metrics["evaluated_on"] = "test fold (newest snapshots)"
+    metrics["calibration_fold"] = summarise(
+        scorer.probability_from_raw(raw_cal), snaps.y[cal].astype(np.float64),
+        np.rint(100 * scorer.probability_from_raw(raw_cal)),
+        rules_score(snaps.X[cal], names), cfg.hot, cfg.warm)
+    timings["total"] = round(time.perf_counter() - t_start, 2)
+    summary["timings_seconds"] = timings
+    artifact.write_extra(folder, "training_summary.json", summary)
+    artifact.write_extra(folder, "reference.json",
+                         artifact.reference_distributions(snaps.X[train], names))
+    from models.evaluate import write_outputs
+
+    write_outputs(folder, scorer, snaps.X[test], snaps.y[test], metrics, summary)
+    return folder
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(float(ts), UTC).isoformat()
+
+
+def _floats(s: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in s.split(",") if x.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from e
+
+
+def _ints(s: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in s.split(",") if x.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from e
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--events", required=True, help="JSON-lines file of schema events")
+    p.add_argument("--out", required=True, help="directory for the model artifact")
+    p.add_argument("--label-days", type=float, default=d.label_days)
+    p.add_argument("--snapshot-every-days", type=float, default=d.snapshot_every_days)
+    p.add_argument("--max-idle-days", type=float, default=d.max_idle_days)
+    p.add_argument("--windows", type=_ints, default=d.windows_days, help="e.g. 1,7,30")
+    p.add_argument("--half-lives", type=_floats, default=d.half_lives_days, help="e.g. 7,30")
+    p.add_argument("--lateness-hours", type=float, default=d.lateness_hours)
+    p.add_argument("--calibration", choices=("auto", "isotonic", "platt"), default="auto")
+    p.add_argument("--hot", type=int, default=d.hot)
+    p.add_argument("--warm", type=int, default=d.warm)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    cfg = TrainConfig(label_days=args.label_days, snapshot_every_days=args.snapshot_every_days,
+                      max_idle_days=args.max_idle_days, windows_days=args.windows,
+                      half_lives_days=args.half_lives, lateness_hours=args.lateness_hours,
+                      calibration=args.calibration, hot=args.hot, warm=args.warm,
+                      seed=args.seed)
+    folder = run(args.events, args.out, cfg, progress=not args.no_progress)
+    metrics = orjson.loads((folder / "metrics.json").read_bytes())
+    keys = ("auc", "pr_auc", "brier", "ece", "hot_cold_ratio", "top20_conversion_model",
+            "top20_conversion_rules")
+    print(orjson.dumps({"artifact": str(folder), **{k: metrics.get(k) for k in keys}}).decode())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="leadscore train", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except UsageError as e:
+        p.error(str(e))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
