@@ -52,18 +52,33 @@ class AlertState:
     # (event time in epoch seconds, score) at each change, oldest first, pruned to the
     # longest window and to MAX_HISTORY entries.
     history: tuple[tuple[float, int], ...] = ()
+    # The last spike/decline: when, and the score it reached. Later spikes are measured from
+    # that score, not from the low before it (equal event times must not re-trigger).
     last_spike_at: float | None = None
+    spike_score: int | None = None
     last_decline_at: float | None = None
+    decline_score: int | None = None
 
     def to_dict(self) -> dict:
         return {"h": self.in_hot, "hist": [list(p) for p in self.history],
-                "ls": self.last_spike_at, "ld": self.last_decline_at}
+                "ls": [self.last_spike_at, self.spike_score],
+                "ld": [self.last_decline_at, self.decline_score]}
 
     @classmethod
     def from_dict(cls, d: dict) -> AlertState:
+        ls, ld = d.get("ls") or [None, None], d.get("ld") or [None, None]
         return cls(in_hot=bool(d.get("h", False)),
                    history=tuple((float(t), int(s)) for t, s in d.get("hist", [])),
-                   last_spike_at=d.get("ls"), last_decline_at=d.get("ld"))
+                   last_spike_at=ls[0], spike_score=ls[1],
+                   last_decline_at=ld[0], decline_score=ld[1])
+
+
+def _baseline(history: tuple[tuple[float, int], ...], since: float,
+              last_at: float | None, last_score: int | None) -> list[int]:
+    """Scores in the window that a new spike/decline is measured against."""
+    if last_at is None or last_score is None or last_at < since:
+        return [s for t, s in history if t >= since]
+    return [last_score] + [s for t, s in history if t > last_at]
 
 
 @dataclass(frozen=True)
@@ -72,9 +87,9 @@ class AlertDecision:
 
     kind: AlertKind
     lead_id: str
-    from_tier: Tier
+    from_tier: Tier | None  # None: the lead's first score
     to_tier: Tier
-    from_score: int
+    from_score: int | None
     to_score: int
     reason: str
     idempotency_key: str
@@ -95,18 +110,19 @@ def evaluate(
 ) -> tuple[AlertState, list[AlertDecision]]:
     """Apply the rules to one new score; return the new state and the alerts to send."""
     alerts: list[AlertDecision] = []
-    prev = prev_score if prev_score is not None else score
-    from_tier, to_tier = policy.tier(prev), policy.tier(score)
+    from_tier = policy.tier(prev_score) if prev_score is not None else None
+    to_tier = policy.tier(score)
 
     def make(kind: AlertKind, reason: str) -> AlertDecision:
-        return AlertDecision(kind, lead_id, from_tier, to_tier, prev, score, reason,
+        return AlertDecision(kind, lead_id, from_tier, to_tier, prev_score, score, reason,
                              alert_idempotency_key(lead_id, kind, to_tier, cause_event_id),
                              cause_event_id, at)
 
     horizon = at - max(policy.spike_window_s, policy.decline_window_s)
     history = tuple(p for p in state.history if p[0] >= horizon)
     in_hot = state.in_hot
-    last_spike, last_decline = state.last_spike_at, state.last_decline_at
+    last_spike, spike_score = state.last_spike_at, state.spike_score
+    last_decline, decline_score = state.last_decline_at, state.decline_score
 
     if not in_hot and score >= policy.hot:
         in_hot = True
@@ -114,29 +130,28 @@ def evaluate(
                            f"(threshold {policy.hot})"))
     elif in_hot and score < policy.hot - policy.hysteresis:
         in_hot = False
-        last_decline = at
+        last_decline, decline_score = at, score
         alerts.append(make("decline", f"Score fell to {score}, leaving Hot "
                            f"(below {policy.hot - policy.hysteresis})"))
 
-    spike_base = [s for t, s in history if t >= at - policy.spike_window_s
-                  and (last_spike is None or t >= last_spike)]
+    spike_base = _baseline(history, at - policy.spike_window_s, last_spike, spike_score)
     if spike_base and score - min(spike_base) >= policy.spike_points:
-        last_spike = at
+        last_spike, spike_score = at, score
         # Entering Hot already pages for this rise: one crossing, one alert.
         if not alerts:
             alerts.append(make("spike", f"Score rose {score - min(spike_base)} points to "
                                f"{score} within {policy.spike_window_s / 3600:.0f} h"))
 
-    decline_base = [s for t, s in history if t >= at - policy.decline_window_s
-                    and (last_decline is None or t >= last_decline)]
+    decline_base = _baseline(history, at - policy.decline_window_s, last_decline, decline_score)
     already_declined = any(a.kind == "decline" for a in alerts)
     if not already_declined and decline_base and max(decline_base) - score >= policy.decline_points:
-        last_decline = at
+        last_decline, decline_score = at, score
         alerts.append(make("decline", f"Score fell {max(decline_base) - score} points to {score} "
                            f"within {policy.decline_window_s / DAY:.0f} days"))
 
     if not history or history[-1][1] != score:
         history = (*history, (at, score))[-MAX_HISTORY:]
     new_state = replace(state, in_hot=in_hot, history=history,
-                        last_spike_at=last_spike, last_decline_at=last_decline)
+                        last_spike_at=last_spike, spike_score=spike_score,
+                        last_decline_at=last_decline, decline_score=decline_score)
     return new_state, alerts

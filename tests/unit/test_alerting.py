@@ -51,6 +51,18 @@ def test_a_jump_into_hot_is_one_alert_not_also_a_spike():
     assert [a.kind for a in alerts] == ["entered_tier"]
 
 
+def test_a_spike_scored_twice_at_the_same_event_time_pages_once():
+    """Late events can re-score a lead at an unchanged event time (its newest event)."""
+    _, alerts = run([(10 * H, 0), (10 * H, 24), (10 * H, 24), (11 * H, 26)])
+    assert [a.kind for a in alerts] == ["spike"]
+
+
+def test_first_score_has_no_from_score():
+    _, alerts = run([(0, 90)])
+    assert [(a.kind, a.from_score, a.from_tier) for a in alerts] == [
+        ("entered_tier", None, None)]
+
+
 def test_decline_of_20_points_within_7_days():
     _, alerts = run([(0, 60), (2 * DAY, 50), (5 * DAY, 39), (6 * DAY, 35)])
     assert [a.kind for a in alerts] == ["decline"]
