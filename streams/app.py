@@ -41,4 +41,4 @@ app = faust.App(
 
 def load_agents() -> None:
     """Import the agent modules so their ``@app.agent`` decorators register."""
-    from streams.agents import input_events  # noqa: F401
+    from streams.agents import lead_events  # noqa: F401

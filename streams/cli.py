@@ -16,12 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from models.errors import UsageError
 from streams import localkafka
 from streams.settings import get_settings
-
-
-class UsageError(Exception):
-    """A mistake the user can fix; printed as one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -190,11 +187,37 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 
+def _model_command(name: str, module: str, help_: str) -> Registrar:
+    """Register a models/ command: the module owns its arguments and its run."""
+
+    def register(sub: argparse._SubParsersAction) -> None:
+        import importlib
+
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip())
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run_from_args)
+
+    return register
+
+
 def _registrars() -> list[Registrar]:
     """Subcommands, in --help order. Modules that own a command provide add_arguments()."""
-    from streams import produce
+    from streams import produce, replay
 
-    return [_add_demo, _add_kafka, produce.add_arguments, _add_worker]
+    return [
+        _add_demo,
+        _model_command("evaluate", "models.evaluate",
+                       "metrics and an HTML report for a model on an event file"),
+        _add_kafka,
+        produce.add_arguments,
+        replay.add_arguments,
+        _model_command("simulate", "models.simulate",
+                       "write realistic synthetic event history (JSON lines)"),
+        _model_command("train", "models.train",
+                       "train, calibrate and save a model artifact from an event file"),
+        _add_worker,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,7 +65,11 @@ def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None 
     producer = Producer({
         "bootstrap.servers": settings.kafka_bootstrap,
         "enable.idempotence": True,  # a retried send is not a duplicate event
+        # Kafka's default partitioner (Java clients, Faust): librdkafka's own default hashes
+        # differently, which would put a lead's events and its handoffs on different partitions.
+        "partitioner": "murmur2_random",
         "linger.ms": 5,
+        "log_level": 3,  # errors only: retries on a fresh broker are not the user's problem
         "compression.type": "lz4",
     })
     failures: list[str] = []

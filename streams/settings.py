@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.significance import DEFAULT_SIGNIFICANT
+
 
 def _default_cache_dir() -> Path:
     base = Path.home() / ".cache"
@@ -100,10 +102,88 @@ class Settings(BaseSettings):
     topic_outcomes: str = Field(
         "leads.outcomes", description="CRM outcomes in. Env: LEADSCORE_TOPIC_OUTCOMES."
     )
-    topic_activity: str = Field(
-        "leads.activity",
-        description="Per-lead event counts out (the foundation worker's output, until the scorer "
-        "lands). Env: LEADSCORE_TOPIC_ACTIVITY.",
+    topic_handoff: str = Field(
+        "leads.handoff",
+        description="Internal, keyed by lead id: anonymous state handed to the lead's partition "
+        "on identify, forwarded and re-routed events. Env: LEADSCORE_TOPIC_HANDOFF.",
+    )
+    topic_changes: str = Field(
+        "scores.changes",
+        description="Score changes out (compacted, keyed by lead id). "
+        "Env: LEADSCORE_TOPIC_CHANGES.",
+    )
+    topic_alerts: str = Field(
+        "scores.alerts", description="Alerts out, keyed by lead id. Env: LEADSCORE_TOPIC_ALERTS."
+    )
+    topic_deadletter: str = Field(
+        "events.deadletter",
+        description="Rejected input with its original bytes and a reason. "
+        "Env: LEADSCORE_TOPIC_DEADLETTER.",
+    )
+
+    # --- Scoring ------------------------------------------------------------------------------
+    model_dir: Path = Field(
+        Path(".leadscore/model"),
+        description="Model artifact folder (from `leadscore train`) the worker scores with. "
+        "Env: LEADSCORE_MODEL_DIR.",
+    )
+    significant_events: str = Field(
+        ",".join(DEFAULT_SIGNIFICANT),
+        description="Comma-separated selectors of events that trigger a re-score: an event "
+        "type, or page_view:<page_category>. Env: LEADSCORE_SIGNIFICANT_EVENTS.",
+    )
+    min_score_change: int = Field(
+        3,
+        ge=0,
+        description="Publish a score change when the score moves at least this many points (or "
+        "the tier changes). Env: LEADSCORE_MIN_SCORE_CHANGE.",
+    )
+    top_factors: int = Field(
+        3, ge=1, le=10, description="Factors per score change. Env: LEADSCORE_TOP_FACTORS."
+    )
+    batch_max: int = Field(
+        500,
+        ge=1,
+        description="Most events per micro-batch (one model call per batch). "
+        "Env: LEADSCORE_BATCH_MAX.",
+    )
+    batch_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="Longest wait to fill a micro-batch, seconds: the latency the batching may "
+        "add. Env: LEADSCORE_BATCH_SECONDS.",
+    )
+    tier_hot: int = Field(80, description="Hot from this score up. Env: LEADSCORE_TIER_HOT.")
+    tier_warm: int = Field(50, description="Warm from this score up. Env: LEADSCORE_TIER_WARM.")
+    alert_hysteresis: int = Field(
+        5,
+        ge=0,
+        description="A Hot lead leaves Hot only below tier_hot minus this, so a lead hovering "
+        "at the threshold pages once. Env: LEADSCORE_ALERT_HYSTERESIS.",
+    )
+    spike_points: int = Field(
+        20, description="Spike alert: a rise of this many points... Env: LEADSCORE_SPIKE_POINTS."
+    )
+    spike_hours: float = Field(
+        24.0, description="...within this many hours. Env: LEADSCORE_SPIKE_HOURS."
+    )
+    decline_points: int = Field(
+        20, description="Decline alert: a fall of this many points... "
+        "Env: LEADSCORE_DECLINE_POINTS."
+    )
+    decline_days: float = Field(
+        7.0, description="...within this many days. Env: LEADSCORE_DECLINE_DAYS."
+    )
+    max_event_age_days: float = Field(
+        400.0,
+        gt=0,
+        description="Events older than this (event time) are dead-lettered. "
+        "Env: LEADSCORE_MAX_EVENT_AGE_DAYS.",
+    )
+    max_event_bytes: int = Field(
+        65536,
+        ge=256,
+        description="Larger messages are dead-lettered. Env: LEADSCORE_MAX_EVENT_BYTES.",
     )
 
     @property

@@ -5,7 +5,7 @@ until a timer fires would make the product as slow as the CRMs it replaces. The 
 list of selectors, each ``type`` or ``type:page_category`` (for page views), configured with
 LEADSCORE_SIGNIFICANT_EVENTS. The default list is what sales teams act on: buying-intent
 pages, hand-raisers, trial and adoption milestones, replies, and anything that changes who
-the lead is (profile, identity, outcomes).
+the lead is (profile, identity, a lost deal).
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ DEFAULT_SIGNIFICANT = (
     "support_ticket",
     "profile_update",
     "identify",
-    "converted",
-    "disqualified",
     "lost",
 )
+# converted/disqualified close a lead: it is not scored any more, so they trigger nothing.
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Table declarations (RocksDB-backed via rocksdict, changelogged to Kafka)."""
+"""Table declarations: RocksDB (rocksdict) locally, changelogged to Kafka for recovery.
+
+Keys are str (JSON-serialised by Faust: a raw key serializer hangs recovery, see the team's
+field notes); values are raw bytes we encode ourselves (``streams.record``).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,21 @@ from streams.app import app, settings
 
 _rocks = {"block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024}
 
-# Events seen per input key (lead id or anonymous id). The foundation's proof that state
-# lives in RocksDB and survives restarts; the scorer replaces it with full lead state.
-event_counts = app.Table(
-    "event_counts",
-    default=int,
+# L:<lead_id> / A:<anonymous_id> -> LeadRecord bytes.
+leads = app.Table(
+    "leads",
     key_type=str,
-    value_type=int,
+    value_type=bytes,  # Faust picks the raw serializer for bytes
+    partitions=settings.topic_partitions,
+    options=_rocks,
+)
+
+# anonymous_id -> lead_id (bytes), on the anonymous id's partition: later anonymous events
+# for an identified visitor are forwarded to the lead.
+aliases = app.Table(
+    "aliases",
+    key_type=str,
+    value_type=bytes,  # Faust picks the raw serializer for bytes
     partitions=settings.topic_partitions,
     options=_rocks,
 )

@@ -90,3 +90,17 @@ def kafka(
 def topic_prefix() -> str:
     """A prefix unique to the test, for its topic names and consumer groups."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real artifact trained from simulated history (about 10 s): the scorer's tests use
+    the model code itself, never a stand-in."""
+    from models.simulate import run as simulate
+    from models.train import run as train
+    from streams.runtime import resolve_model_dir
+
+    work = tmp_path_factory.mktemp("model")
+    events = work / "history.jsonl"
+    simulate(1500, 240, seed=5, out=str(events), progress=False)
+    return resolve_model_dir(Path(train(str(events), str(work / "artifact"))))

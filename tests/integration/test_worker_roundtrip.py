@@ -1,44 +1,61 @@
-"""confluent-kafka producer -> Faust agent (a real `leadscore worker` process) -> consumer."""
+"""Round trip through a real `leadscore worker` process on the real broker:
+confluent-kafka producer -> Faust agent (validate, fold, score) -> confluent-kafka consumer."""
 
 from __future__ import annotations
 
-from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from confluent_kafka import Producer
 
+from schemas import DeadLetterRecord, ScoreChange
 from tests.integration.helpers import consume, create_topics, worker_process
 
 
-def test_events_flow_through_the_worker_and_are_counted_per_key(kafka, topic_prefix, tmp_path):
+def _event(etype: str, lead: str, n: int, **props) -> bytes:
+    at = datetime.now(UTC) - timedelta(hours=3) + timedelta(minutes=n)
+    return orjson.dumps({"event_id": f"{lead}-{n}", "type": etype, "occurred_at": at.isoformat(),
+                         "lead_id": lead, "source": "test", "schema_version": 2,
+                         "properties": props})
+
+
+def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tmp_path,
+                                                        small_model):
     names = {k: f"{topic_prefix}.{k}" for k in
-             ("website", "email", "product", "profile", "outcomes", "activity")}
+             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
+              "alerts", "deadletter")}
     create_topics(kafka.bootstrap, list(names.values()), partitions=4)
     env = {
         "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "LEADSCORE_APP_ID": f"{topic_prefix}-app",
+        "LEADSCORE_MODEL_DIR": str(small_model),
         **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
     }
-    producer = Producer({"bootstrap.servers": kafka.bootstrap})
-    sent: Counter[str] = Counter()
-    for i in range(30):
-        lead = f"lead-{i % 5}"
-        topic = names["website"] if i % 2 else names["email"]
-        producer.produce(topic, key=lead.encode(), value=orjson.dumps({"n": i}))
-        sent[lead] += 1
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random"})
+    leads = [f"lead-{i}" for i in range(6)]
+    for i, lead in enumerate(leads):
+        producer.produce(names["website"], key=lead.encode(), value=_event(
+            "page_view", lead, i, url="https://x.io/pricing", path="/pricing",
+            page_category="pricing"))
+        # Not significant: folded, never scored on its own.
+        producer.produce(names["email"], key=lead.encode(), value=_event(
+            "email_open", lead, 100 + i, campaign_id="c", message_id="m"))
+    bad = [b"\xff\xfe not json", b'{"type": "page_view"}', b"[]"]
+    for raw in bad:
+        producer.produce(names["website"], key=b"lead-0", value=raw)
     assert producer.flush(30) == 0
 
     with worker_process(env, tmp_path) as proc:
-        out = consume(kafka.bootstrap, names["activity"], until=lambda m: len(m) >= 30,
-                      timeout=120)
-        assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        changes = consume(kafka.bootstrap, names["changes"], until=lambda m: len(m) >= 6,
+                          timeout=120)
+        dead = consume(kafka.bootstrap, names["deadletter"], until=lambda m: len(m) >= 3,
+                       timeout=60)
+        assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
 
-    records = [orjson.loads(m.value()) for m in out]
-    assert len(records) == 30
-    final = {}
-    for r in records:
-        assert r["topic"] in (names["website"], names["email"])
-        final[r["key"]] = max(final.get(r["key"], 0), r["events_seen"])
-    assert final == dict(sent)
-    # Output is keyed by the lead, like the input.
-    assert {m.key().decode() for m in out} == set(sent)
+    msgs = [ScoreChange.from_bytes(m.value()) for m in changes]
+    assert sorted(c.lead_id for c in msgs) == leads, "one score change per significant event"
+    assert all(c.cause_event_type == "page_view" for c in msgs)
+    assert all(m.key() == ScoreChange.from_bytes(m.value()).lead_id.encode() for m in changes)
+    records = [DeadLetterRecord.from_bytes(m.value()) for m in dead]
+    assert sorted(r.original for r in records) == sorted(bad)
+    assert all(r.source_topic == names["website"] and r.reason_code for r in records)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
-
 from streams import localkafka
 from streams.settings import Settings
 
@@ -39,11 +37,3 @@ def test_rendered_broker_config_lowers_internal_topics_to_one_replica(tmp_path):
                 "transaction.state.log.min.isr", "min.insync.replicas"):
         assert conf[key] == "1", key
     assert conf["log.dirs"] == str(tmp_path / "data")
-
-
-def test_activity_record_carries_where_the_event_came_from():
-    from streams.agents.input_events import activity_record
-
-    rec = orjson.loads(activity_record("lead-1", 3, "events.website", 2, 41))
-    assert rec == {"key": "lead-1", "events_seen": 3, "topic": "events.website",
-                   "partition": 2, "offset": 41}

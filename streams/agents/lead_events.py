@@ -1,0 +1,72 @@
+"""Consumes the five input topics and the handoff topic; scores leads in micro-batches.
+
+Concurrency 1 (faust-streaming #606: higher concurrency can commit past an in-flight
+message); scaling is by partitions across workers.
+
+Delivery: at-least-once with idempotent state. For each batch the outputs (score changes,
+alerts, dead letters, handoffs) are sent and ACKNOWLEDGED by the broker before the table
+records are written, and offsets are committed only after that. A crash anywhere therefore
+either re-processes the batch from the old state (same outputs again, same idempotency keys)
+or finds the events already folded (their ids live in the state) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from faust.streams import _current_event
+
+from streams import tables, topics
+from streams.app import app, settings
+from streams.processing import Message, Processor
+from streams.runtime import build_processor
+
+_processor: Processor | None = None
+
+
+def processor() -> Processor:
+    """The model is loaded once per worker, on first use."""
+    global _processor
+    if _processor is None:
+        _processor = build_processor(settings, partitions=settings.topic_partitions)
+    return _processor
+
+
+class _TableView:
+    """``get`` for the processor, reading in the partition of the current event."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str) -> Any:
+        return self.table.get(key)
+
+
+@app.agent(topics.lead_inputs, concurrency=1)
+async def score_lead_events(stream):
+    proc = processor()
+    views = {"leads": _TableView(tables.leads), "aliases": _TableView(tables.aliases)}
+    async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+        messages = [Message(e.message.topic, e.message.partition, e.message.offset,
+                            e.key, e.value) for e in events]
+
+        def make_current(i: int, events: Any = events) -> None:
+            _current_event.set(weakref.ref(events[i]))
+
+        result = proc.process(messages, views["leads"], views["aliases"], make_current)
+        pending = []
+        for out in result.outputs:
+            fut = await topics.by_name[out.topic].send(key=out.key, value=out.value)
+            pending.append(fut)
+        if pending:
+            await asyncio.gather(*pending)  # acknowledged before state moves on
+        for w in result.writes:
+            make_current(w.source)
+            table = tables.leads if w.table == "leads" else tables.aliases
+            if w.value is None:
+                table.pop(w.key, None)
+            else:
+                table[w.key] = w.value
+        _current_event.set(None)

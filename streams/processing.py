@@ -1,0 +1,375 @@
+"""The scorer's batch logic, free of Faust: messages in, outputs and table writes out.
+
+The Faust agent (``streams/agents/lead_events.py``) only moves bytes: it hands a batch of
+Kafka messages to :meth:`Processor.process`, sends the outputs it gets back, waits for the
+broker to acknowledge them, and only then writes the table records. ``leadscore replay``
+runs the very same code over a file with a dict as the table, which is what makes the
+offline/online parity test meaningful.
+
+Per batch: each message is validated (bad bytes become dead-letter records, never
+exceptions), routed (identity stitching, see below) and folded into its record with the
+model's pure ``fold``; then every lead that received a significant event is scored with ONE
+vectorised predict, and explanations are computed only for the score changes actually sent.
+
+Identity stitching. Anonymous web events live under ``A:<anonymous_id>`` on the anonymous
+id's partition. An ``identify`` (keyed by its anonymous id) records the alias, removes the
+anonymous record and sends it, with the identify event, to the handoff topic keyed by the
+lead id; the worker owning the lead's partition merges it (``models.state.merge``, itself
+idempotent) and re-scores. Later events under an aliased anonymous id are forwarded the
+same way. A message keyed differently from what the contract says (``Event.key``), or put
+on another partition than Kafka's default partitioner would choose, is re-routed through
+the handoff topic, so a mis-keyed producer cannot split a lead's state across partitions.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+import orjson
+from aiokafka.partitioner import murmur2
+
+from models.scoring import Scorer
+from models.state import (
+    LeadState,
+    T,
+    fold_into,
+    merge,
+    observe,
+    state_from_bytes,
+    state_to_bytes,
+)
+from schemas import Alert, DeadLetterRecord, Event, Factor, ScoreChange, parse_event
+from streams.alerting import AlertDecision, AlertPolicy, evaluate
+from streams.percentile import ScoreHistogram
+from streams.record import LeadRecord, anon_key, lead_key
+from streams.significance import DEFAULT_RULE, SignificanceRule
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Write:
+    """Set (or, with value None, delete) a table key, in the partition of message ``source``."""
+
+    table: str  # "leads" or "aliases"
+    key: str
+    value: bytes | None
+    source: int
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    handoff: str = "leads.handoff"
+    changes: str = "scores.changes"
+    alerts: str = "scores.alerts"
+    deadletter: str = "events.deadletter"
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_change: int = 3
+    top_k: int = 3
+    max_age: timedelta | None = timedelta(days=400)
+    max_bytes: int = 65536
+    alerts: AlertPolicy = field(default_factory=AlertPolicy)
+    significant: SignificanceRule = DEFAULT_RULE
+    # Partitions of the input topics; None skips the partition check (offline replay).
+    partitions: int | None = None
+
+
+@dataclass
+class BatchResult:
+    outputs: list[Output] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    # (occurred_at of the causing event, epoch s) for each score computed: latency metrics.
+    scored_event_times: list[float] = field(default_factory=list)
+
+
+class Store(Protocol):
+    def get(self, key: str) -> Any: ...
+
+
+def _iso(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def trend(history: Sequence[tuple[float, int]], score: int, at: float) -> str:
+    """rising / falling when the score moved 5+ points against the oldest score of the week."""
+    week = [s for t, s in history if t >= at - 7 * 86400]
+    if not week:
+        return "steady"
+    delta = score - week[0]
+    return "rising" if delta >= 5 else "falling" if delta <= -5 else "steady"
+
+
+def recommended_action(tier: str, trend_: str, factors: Sequence[Factor]) -> str:
+    """A next step a rep can take, from tier and trend, citing the strongest positive reason."""
+    reason = next((f.sentence for f in factors if f.points > 0), None)
+    because = f" Lead with: {reason}." if reason else ""
+    if tier == "hot":
+        return "Call today: high intent." + because
+    if tier == "warm":
+        if trend_ == "rising":
+            return "Follow up personally this week: the lead is warming up." + because
+        return "Add to an SDR sequence." + because
+    if trend_ == "falling":
+        return "Move to a re-engagement nurture track."
+    return "Keep in marketing nurture; no sales action yet."
+
+
+class Processor:
+    """Holds the model and per-worker memory (the percentile histogram) across batches."""
+
+    def __init__(self, scorer: Scorer, topics: TopicNames = TopicNames(),
+                 policy: Policy = Policy(), clock: Callable[[], float] = time.time,
+                 histogram: ScoreHistogram | None = None) -> None:
+        self.scorer = scorer
+        self.topics = topics
+        self.policy = policy
+        self.clock = clock
+        self.histogram = histogram or ScoreHistogram()
+        self.state_config = scorer.config.state_config
+
+    # ------------------------------------------------------------------ batch
+    def process(self, messages: Sequence[Message], leads: Store, aliases: Store,
+                before_message: Callable[[int], None] | None = None) -> BatchResult:
+        """Process one batch. ``before_message(i)`` runs before message i is handled (the
+        Faust agent uses it to make message i the current event, so table reads go to its
+        partition)."""
+        batch = _Batch(self, leads, aliases)
+        for i, msg in enumerate(messages):
+            if before_message is not None:
+                before_message(i)
+            if msg.topic == self.topics.handoff:
+                batch.handoff(i, msg)
+            else:
+                batch.ingress(i, msg)
+        batch.score()
+        return batch.finish()
+
+
+class _Batch:
+    """One batch's working set: records loaded once, written once."""
+
+    def __init__(self, proc: Processor, leads: Store, aliases: Store) -> None:
+        self.p = proc
+        self.leads = leads
+        self.aliases = aliases
+        self.records: dict[str, LeadRecord | None] = {}
+        self.touched: dict[str, int] = {}  # table key -> index of the last message touching it
+        self.alias_cache: dict[str, str] = {}
+        self.alias_writes: dict[str, tuple[str, int]] = {}
+        self.to_score: dict[str, Event] = {}  # lead id -> latest significant event
+        self.result = BatchResult()
+
+    # ------------------------------------------------------------------ records
+    def record(self, key: str) -> LeadRecord | None:
+        if key not in self.records:
+            raw = self.leads.get(key)
+            self.records[key] = LeadRecord.from_bytes(raw) if raw is not None else None
+        return self.records[key]
+
+    def record_or_new(self, key: str) -> LeadRecord:
+        rec = self.record(key)
+        if rec is None:
+            rec = LeadRecord(LeadState.new(self.p.state_config, key=key[2:]))
+            self.records[key] = rec
+        return rec
+
+    def alias(self, anonymous_id: str) -> str | None:
+        if anonymous_id in self.alias_cache:
+            return self.alias_cache[anonymous_id]
+        found = self.aliases.get(anonymous_id)
+        if isinstance(found, bytes):
+            found = found.decode()
+        return found
+
+    def fold(self, key: str, ev: Event, i: int) -> bool:
+        """Fold into the record; False when the event was already folded (or too late)."""
+        rec = self.record_or_new(key)
+        self.touched[key] = i
+        # In place: the record was decoded for this batch and is owned by it alone.
+        if not fold_into(rec.state, observe(ev), self.p.state_config):
+            self.result.counts["duplicate_or_late"] += 1
+            return False
+        return True
+
+    # ------------------------------------------------------------------ routing
+    def handoff(self, i: int, msg: Message) -> None:
+        lead = (msg.key or b"").decode()
+        body = orjson.loads(msg.value)
+        kind = body["k"]
+        raw = base64.b64decode(body["raw"])
+        ev = parse_event(raw, max_age=None, max_bytes=1 << 30)
+        if not isinstance(ev, Event):  # validated at ingress; only a foreign writer gets here
+            self._dead_letter(msg, ev)
+            return
+        if kind == "route":
+            self.event(i, ev, routed=True)
+            return
+        key = lead_key(lead)
+        if kind == "merge" and body.get("state"):
+            rec = self.record_or_new(key)
+            rec.state = merge(rec.state, state_from_bytes(base64.b64decode(body["state"])))
+            self.touched[key] = i
+            self.result.counts["merged"] += 1
+        changed = self.fold(key, ev, i)
+        if (changed or kind == "merge") and self.p.policy.significant(ev):
+            self.to_score[lead] = ev
+
+    def ingress(self, i: int, msg: Message) -> None:
+        ev = parse_event(msg.value, now=_iso(self.p.clock()), max_age=self.p.policy.max_age,
+                         max_bytes=self.p.policy.max_bytes, source_topic=msg.topic,
+                         partition=msg.partition, offset=msg.offset)
+        if not isinstance(ev, Event):
+            self._dead_letter(msg, ev)
+            return
+        self.result.counts[f"valid:{ev.category}:{ev.type}"] += 1
+        key = ev.key.encode()
+        if msg.key != key or not self._right_partition(key, msg.partition):
+            self._send_handoff(ev.key, "route", msg.value)
+            self.result.counts["rerouted"] += 1
+            return
+        self.event(i, ev, routed=False)
+
+    def _right_partition(self, key: bytes, partition: int) -> bool:
+        """Kafka's default (murmur2) partitioner, as Java clients and Faust use it."""
+        n = self.p.policy.partitions
+        return n is None or (murmur2(key) & 0x7FFFFFFF) % n == partition
+
+    def event(self, i: int, ev: Event, routed: bool) -> None:
+        if ev.type == "identify" and ev.anonymous_id and ev.lead_id:
+            self._identify(i, ev)
+            return
+        if ev.lead_id is None:
+            assert ev.anonymous_id is not None
+            lead = self.alias(ev.anonymous_id)
+            if lead is not None:
+                self._send_handoff(lead, "event", ev.to_bytes())
+                self.result.counts["forwarded"] += 1
+            else:
+                self.fold(anon_key(ev.anonymous_id), ev, i)
+            return
+        if self.fold(lead_key(ev.lead_id), ev, i) and self.p.policy.significant(ev):
+            self.to_score[ev.lead_id] = ev
+
+    def _identify(self, i: int, ev: Event) -> None:
+        anon, lead = ev.anonymous_id, ev.lead_id
+        assert anon is not None and lead is not None
+        self.alias_cache[anon] = lead
+        self.alias_writes[anon] = (lead, i)
+        key = anon_key(anon)
+        rec = self.record(key)
+        state = base64.b64encode(state_to_bytes(rec.state)).decode() if rec else None
+        self._send_handoff(lead, "merge", ev.to_bytes(), state=state)
+        if rec is not None:
+            self.records[key] = None
+            self.touched[key] = i
+
+    def _send_handoff(self, lead: str, kind: str, raw: bytes, state: str | None = None) -> None:
+        body: dict[str, Any] = {"k": kind, "raw": base64.b64encode(raw).decode()}
+        if state is not None:
+            body["state"] = state
+        self.result.outputs.append(Output(self.p.topics.handoff, lead.encode(),
+                                          orjson.dumps(body)))
+
+    def _dead_letter(self, msg: Message, dl: DeadLetterRecord) -> None:
+        dl = dl.with_source(msg.topic, msg.partition, msg.offset)
+        self.result.outputs.append(Output(self.p.topics.deadletter, msg.key, dl.to_bytes()))
+        self.result.counts[f"invalid:{dl.reason_code.value}"] += 1
+
+    # ------------------------------------------------------------------ scoring
+    def score(self) -> None:
+        rows: list[tuple[str, LeadRecord, Event, float]] = []
+        for lead, ev in self.to_score.items():
+            rec = self.record(lead_key(lead))
+            if rec is None or not math.isnan(rec.state.closed_at):
+                continue  # converted or disqualified: nothing left to predict
+            at = rec.state.ts[T["last"]]
+            rows.append((lead, rec, ev, at))
+        if not rows:
+            return
+        scorer, pol = self.p.scorer, self.p.policy
+        X = np.vstack([scorer.features(rec.state, at) for _, rec, _, at in rows])
+        scored = scorer.score_batch(X)
+        emit: list[int] = []
+        trends: list[str] = []
+        for j, (lead, rec, ev, at) in enumerate(rows):
+            s, prob = int(scored.score[j]), float(scored.probability[j])
+            tier = pol.alerts.tier(s)  # the configured tiers, not the artifact defaults
+            prev, prev_tier = rec.score, rec.tier
+            trends.append(trend(rec.alert.history, s, at))
+            rec.alert, decisions = evaluate(rec.alert, lead_id=lead, prev_score=prev, score=s,
+                                            at=at, cause_event_id=ev.event_id,
+                                            policy=pol.alerts)
+            self.p.histogram.move(prev, s)
+            rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
+            self.result.counts["scored"] += 1
+            self.result.scored_event_times.append(ev.occurred_at.timestamp())
+            if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
+                emit.append(j)
+            for d in decisions:
+                self._alert(d, ev)
+        if emit:
+            factors = scorer.explain(X[emit], top_k=pol.top_k)
+            for j, fs in zip(emit, factors, strict=True):
+                self._change(rows[j], fs, trends[j])
+
+    def _change(self, row: tuple[str, LeadRecord, Event, float], fs: list[Any], trend_: str,
+                ) -> None:
+        lead, rec, ev, _ = row
+        assert rec.score is not None and rec.probability is not None and rec.tier is not None
+        factors = [Factor(feature=f.feature, points=float(f.points), sentence=f.sentence)
+                   for f in fs]
+        msg = ScoreChange(
+            lead_id=lead, score=rec.score, probability=rec.probability, tier=rec.tier,
+            percentile=self.p.histogram.percentile(rec.score), top_factors=factors,
+            trend=trend_, recommended_action=recommended_action(rec.tier, trend_, factors),
+            model_version=self.p.scorer.version, cause_event_id=ev.event_id,
+            cause_event_type=ev.type, event_time=ev.occurred_at,
+            emitted_at=_iso(self.p.clock()),
+        )
+        self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), msg.to_bytes()))
+        self.result.counts["score_changes"] += 1
+
+    def _alert(self, d: AlertDecision, ev: Event) -> None:
+        msg = Alert(kind=d.kind, lead_id=d.lead_id, from_tier=d.from_tier, to_tier=d.to_tier,
+                    from_score=d.from_score, to_score=d.to_score, score=d.to_score,
+                    reason=d.reason, idempotency_key=d.idempotency_key,
+                    cause_event_id=d.cause_event_id, event_time=ev.occurred_at,
+                    emitted_at=_iso(self.p.clock()), model_version=self.p.scorer.version)
+        self.result.outputs.append(Output(self.p.topics.alerts, d.lead_id.encode(),
+                                          msg.to_bytes()))
+        self.result.counts[f"alerts:{d.kind}"] += 1
+
+    # ------------------------------------------------------------------ writes
+    def finish(self) -> BatchResult:
+        for key, i in self.touched.items():
+            rec = self.records.get(key)
+            self.result.writes.append(Write("leads", key, rec.to_bytes() if rec else None, i))
+        for anon, (lead, i) in self.alias_writes.items():
+            self.result.writes.append(Write("aliases", anon, lead.encode(), i))
+        return self.result

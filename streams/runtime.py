@@ -1,0 +1,51 @@
+"""Builds the :class:`~streams.processing.Processor` from settings (used by the worker and by
+``leadscore replay``), so both run with the same model, rules and topic names."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from models.artifact import load
+from streams.alerting import AlertPolicy
+from streams.processing import Policy, Processor, TopicNames
+from streams.settings import Settings
+from streams.significance import parse_rule
+
+
+def policy_from(settings: Settings, partitions: int | None) -> Policy:
+    return Policy(
+        min_change=settings.min_score_change,
+        top_k=settings.top_factors,
+        max_age=timedelta(days=settings.max_event_age_days),
+        max_bytes=settings.max_event_bytes,
+        alerts=AlertPolicy(hot=settings.tier_hot, warm=settings.tier_warm,
+                           hysteresis=settings.alert_hysteresis,
+                           spike_points=settings.spike_points,
+                           spike_window_s=settings.spike_hours * 3600,
+                           decline_points=settings.decline_points,
+                           decline_window_s=settings.decline_days * 86400),
+        significant=parse_rule(settings.significant_events.split(",")),
+        partitions=partitions,
+    )
+
+
+def topic_names(settings: Settings) -> TopicNames:
+    return TopicNames(handoff=settings.topic_handoff, changes=settings.topic_changes,
+                      alerts=settings.topic_alerts, deadletter=settings.topic_deadletter)
+
+
+def resolve_model_dir(path: Path) -> Path:
+    """An artifact folder, or a folder of them (``leadscore train --out``): the newest."""
+    if (path / "model.txt").exists() or not path.is_dir():
+        return path
+    found = [p for p in path.iterdir() if (p / "model.txt").exists()]
+    if not found:
+        return path  # load() explains what is missing
+    return max(found, key=lambda p: (p / "model.txt").stat().st_mtime)
+
+
+def build_processor(settings: Settings, model_dir: Path | None = None,
+                    partitions: int | None = None) -> Processor:
+    scorer = load(resolve_model_dir(model_dir or settings.model_dir))
+    return Processor(scorer, topic_names(settings), policy_from(settings, partitions))
