@@ -16,6 +16,7 @@ sign and relative size. When r == b the local slope of g at b is used instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,12 @@ class Scorer:
     # ------------------------------------------------------------ features
     def features(self, state: LeadState, at: float) -> np.ndarray:
         return features(state, at, self.config)
+
+    def feature_matrix(self, states: Sequence[LeadState], at: float) -> np.ndarray:
+        """One row per state, all as seen at `at` (epoch seconds): the micro-batch input."""
+        if not states:
+            return np.zeros((0, self.n_features), dtype=np.float32)
+        return np.asarray([features(s, at, self.config) for s in states], dtype=np.float32)
 
     def _matrix(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)  # training saw float32: identical bin edges

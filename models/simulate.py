@@ -178,26 +178,32 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
         acc = 0.85 * acc + noise[k]
         ar[k] = acc
     z = rng.normal(-0.6, 0.5) + 0.5 * ar
-    in_market = rng.random() < _sigmoid(-2.0 + 1.1 * fit)
+    in_market = rng.random() < _sigmoid(-2.6 + 1.1 * fit)
     if in_market and not bot:
         start = 0.0 if rng.random() < 0.5 else float(rng.uniform(0, 150))
         ramp = float(rng.uniform(5, 25))
         length = float(rng.uniform(25, 70))
-        amp = float(rng.uniform(1.8, 3.2))
+        amp = float(rng.uniform(2.0, 3.8))
         up = np.clip((t - start) / ramp, 0, 1) * (t >= start)
         down = np.exp(-np.clip(t - start - length, 0, None) / 10.0)
         ep = amp * up * down
         z = z + ep
         act = np.maximum(act, 0.8 * up * down)
-    # ---- outcomes: conversion hazard from intent and fit only
-    hazard = _sigmoid(-9.1 + 1.75 * z + 0.35 * fit)
-    if bot:
-        hazard = hazard * 0.0
+    # ---- outcomes, from intent and fit only. Two routes, as in B2B SaaS: self-serve
+    # (a daily hazard) and sales-led (a demo request opens a deal that is won with a
+    # probability set by intent and fit at that moment, closing one to four weeks later).
+    hazard = _sigmoid(-11.5 + 2.3 * z + 0.35 * fit) * (0.0 if bot else 1.0)
     conv_day = horizon
-    u = rng.random(horizon)
-    hits = np.flatnonzero(u < hazard)
+    hits = np.flatnonzero(rng.random(horizon) < hazard)
     if hits.size:
         conv_day = int(hits[0])
+    demos = rng.poisson(0.003 * np.exp(1.5 * z) * (act > 0.05)) * (0 if bot else 1)
+    first_demo = np.flatnonzero(demos)
+    demo_day = int(first_demo[0]) if first_demo.size else -1
+    if 0 <= demo_day < conv_day:
+        win = float(_sigmoid(-4.0 + 1.2 * z[demo_day] + 0.6 * fit))
+        if rng.random() < win:
+            conv_day = min(conv_day, demo_day + 1 + int(rng.gamma(2.0, 5.0)))
     dq_day = horizon
     if fit < 0.0:
         hits = np.flatnonzero(rng.random(horizon) < 0.004)
@@ -246,10 +252,8 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
     ez = np.exp(z)
     sessions = rng.poisson(0.09 * act * ez ** 0.7 * (6.0 if bot else 1.0))
     downloads = rng.poisson(0.025 * act * (1.0 + 0.1 * (z > 1)))
-    demos = rng.poisson(0.012 * ez ** 1.3 * (act > 0.05))
     searches = rng.poisson(0.03 * act * ez ** 0.3)
     unsubscribed = bounced = False
-    demo_day = -1
     for d in range(n):
         day = c + d
         zd = float(z[d])
@@ -265,8 +269,7 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
             w.add("site_search", "website", day + float(rng.uniform(0, 1)), lead, None,
                   {"query": _choice(rng, ("pricing", "sso", "api", "integrations", "docs"))},
                   lead)
-        if demos[d] and not bot and demo_day < 0:
-            demo_day = d
+        if d == demo_day:
             w.add("demo_request", "website", day + float(rng.uniform(0, 1)), lead, None,
                   {"form_id": "demo"}, lead)
         # weekly campaign on a fixed weekday

@@ -1,14 +1,15 @@
 """`leadscore train`: events file -> snapshots -> LightGBM -> calibration -> artifact.
 
 Split by time, never by row: snapshots are ordered by snapshot time and cut at the 60% and
-80% quantiles into train / calibration / test. Each fold only uses labels observable before
-the next fold starts (a snapshot whose label window crosses the boundary is purged), so the
-test figures are what the model would have scored on leads it had never seen, later in time.
+80% quantiles into train / calibration / test. Training rows whose label window crosses the
+first cut are purged, so the trees only learn from outcomes before the calibration period;
+test figures are what the model scores on the newest snapshots, later in time.
 
 Imbalance: positives are up-weighted by sqrt(neg/pos) (capped at 10), enough for the trees to
-find the rare class without distorting ranking much; the calibrator, fitted on the unweighted
-calibration fold, restores honest probabilities. Early stopping watches AUC on the
-calibration fold.
+find the rare class without distorting ranking much. Early stopping watches log-loss on the
+calibration fold weighted the same way (so the stopping criterion matches the training
+objective; AUC was too noisy a stopping signal at a 1% positive rate). The calibrator, fitted
+on the unweighted calibration fold, then restores honest probabilities.
 """
 
 from __future__ import annotations
@@ -74,19 +75,26 @@ class TrainConfig:
 
 def split_by_time(at: np.ndarray, label_days: float, train_frac: float, cal_frac: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boolean masks (train, calibration, test) with label-window purging at both cuts."""
+    """Boolean masks (train, calibration, test).
+
+    Training rows are purged so that no training label looks past t1: the booster never
+    learns from outcomes in the calibration or test periods. Calibration rows are not purged
+    at t2 (purging there would leave a calibration fold of a week or two, because snapshot
+    density grows over time); their labels may look up to one label window into the test
+    period, which only informs the calibrator's few parameters and the early-stopping point.
+    """
     t1, t2 = np.quantile(at, [train_frac, train_frac + cal_frac])
     gap = label_days * DAY
     train = at + gap <= t1
-    cal = (at >= t1) & (at + gap <= t2)
+    cal = (at >= t1) & (at < t2)
     test = at >= t2
     return train, cal, test
 
 
-def lgb_params(cfg: TrainConfig, scale_pos_weight: float) -> dict[str, Any]:
+def lgb_params(cfg: TrainConfig) -> dict[str, Any]:
     return {
         "objective": "binary",
-        "metric": "auc",
+        "metric": "binary_logloss",
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
         "min_data_in_leaf": cfg.min_data_in_leaf,
@@ -94,7 +102,6 @@ def lgb_params(cfg: TrainConfig, scale_pos_weight: float) -> dict[str, Any]:
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
         "lambda_l2": 10.0,
-        "scale_pos_weight": scale_pos_weight,
         "cat_smooth": 20.0,
         "max_bin": 127,
         "num_threads": 1,
@@ -176,10 +183,12 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     cat = [names.index(c) for c in CATEGORICAL]
     pos, neg = int(snaps.y[train].sum()), int((1 - snaps.y[train]).sum())
     spw = float(min(10.0, math.sqrt(neg / max(pos, 1))))
-    dtrain = lgb.Dataset(snaps.X[train], snaps.y[train], feature_name=names,
-                         categorical_feature=cat, free_raw_data=False)
-    dcal = lgb.Dataset(snaps.X[cal], snaps.y[cal], reference=dtrain)
-    booster = lgb.train(lgb_params(cfg, spw), dtrain, num_boost_round=cfg.num_boost_round,
+    dtrain = lgb.Dataset(snaps.X[train], snaps.y[train], weight=np.where(snaps.y[train] == 1,
+                                                                         spw, 1.0),
+                         feature_name=names, categorical_feature=cat, free_raw_data=False)
+    dcal = lgb.Dataset(snaps.X[cal], snaps.y[cal], weight=np.where(snaps.y[cal] == 1, spw, 1.0),
+                       reference=dtrain)
+    booster = lgb.train(lgb_params(cfg), dtrain, num_boost_round=cfg.num_boost_round,
                         valid_sets=[dcal], valid_names=["calibration"],
                         callbacks=[lgb.early_stopping(cfg.early_stopping_rounds,
                                                       verbose=False)])
@@ -211,7 +220,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
                       "from": _iso(snaps.at[m].min()) if m.any() else None,
                       "to": _iso(snaps.at[m].max()) if m.any() else None}
                   for n, m in (("train", train), ("calibration", cal), ("test", test))},
-        "scale_pos_weight": spw,
+        "positive_weight": spw,
         "trees": booster.num_trees(),
         "best_iteration": booster.current_iteration(),
     }

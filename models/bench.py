@@ -1,0 +1,106 @@
+"""Throughput figures for the hot paths (a command that prints numbers, not a timed test).
+
+    python -m models.bench --model DIR [--events N] [--rows 2000]
+
+Prints fold events/s, state bytes size, features/s, single-row and batch predict rows/s and
+exact TreeSHAP (pred_contrib) ms/row, folding a synthetic event mix of N events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from models import artifact
+from models.errors import UsageError
+from models.state import LeadState, Obs, fold_into, state_from_bytes, state_to_bytes
+
+MIX = (("page_view", "pricing"), ("page_view", "blog"), ("page_view", "docs"),
+       ("email_delivered", None), ("email_open", None), ("email_click", "pricing"),
+       ("login", None), ("feature_used", "reports"), ("session_start", None),
+       ("content_download", "whitepaper"), ("integration_connected", "slack"))
+
+
+def _synthetic(n: int, leads: int) -> list[list[Obs]]:
+    rng = random.Random(0)
+    out: list[list[Obs]] = [[] for _ in range(leads)]
+    t0 = 1.7e9
+    for i in range(n):
+        typ, sub = MIX[rng.randrange(len(MIX))]
+        out[i % leads].append(Obs(f"e{i}", t0 + i * 37.0, typ, sub))
+    return out
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}/s" if seconds > 0 else "inf"
+
+
+def run(model_dir: str, rows: int = 2000, events: int = 200_000) -> None:
+    scorer = artifact.load(model_dir)
+    per_lead = _synthetic(events, max(1, events // 50))
+    t = time.perf_counter()
+    states = []
+    for obs in per_lead:
+        s = LeadState.new(scorer.config.state_config)
+        for o in obs:
+            fold_into(s, o, scorer.config.state_config)
+        states.append(s)
+    dt = time.perf_counter() - t
+    print(f"fold (in place)            {_rate(events, dt)}  ({events} events, "
+          f"{len(per_lead)} leads)")
+    raw = [state_to_bytes(s) for s in states]
+    t = time.perf_counter()
+    for r in raw:
+        state_from_bytes(r)
+    dt = time.perf_counter() - t
+    print(f"state bytes                mean {np.mean([len(r) for r in raw]):,.0f} B, "
+          f"max {max(len(r) for r in raw):,} B; decode {_rate(len(raw), dt)}")
+    at = max(o.ts for obs in per_lead for o in obs) + 3600
+    t = time.perf_counter()
+    X = np.array([scorer.features(s, at) for s in states])
+    dt = time.perf_counter() - t
+    print(f"features                   {_rate(len(states), dt)}")
+    X = np.resize(X, (rows, X.shape[1]))
+    t = time.perf_counter()
+    for i in range(min(rows, 500)):
+        scorer.score_batch(X[i:i + 1])
+    dt = time.perf_counter() - t
+    print(f"score_batch, 1 row         {_rate(min(rows, 500), dt)} "
+          f"({dt / min(rows, 500) * 1e3:.3f} ms/row)")
+    t = time.perf_counter()
+    scorer.score_batch(X)
+    dt = time.perf_counter() - t
+    print(f"score_batch, {rows} rows    {_rate(rows, dt)}")
+    n = min(rows, 500)
+    t = time.perf_counter()
+    scorer.contributions(X[:n])
+    dt = time.perf_counter() - t
+    print(f"pred_contrib (exact SHAP)  {dt / n * 1e3:.3f} ms/row "
+          f"({scorer.booster.num_trees()} trees)")
+    t = time.perf_counter()
+    for i in range(100):
+        scorer.explain(X[i:i + 1])
+    dt = time.perf_counter() - t
+    print(f"explain, 1 row             {dt / 100 * 1e3:.3f} ms/row")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="model artifact directory")
+    p.add_argument("--rows", type=int, default=2000)
+    p.add_argument("--events", type=int, default=200_000)
+    args = p.parse_args(argv)
+    try:
+        run(args.model, args.rows, args.events)
+    except UsageError as e:
+        p.error(str(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
