@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -136,52 +135,6 @@ def _add_worker(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_worker)
 
 
-# --------------------------------------------------------------------------- demo
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Start the local broker if none runs, then run a worker in the foreground."""
-    s = get_settings()
-    spec = _broker_spec(argparse.Namespace(port=None, controller_port=None))
-    st, started, secs = localkafka.start(spec)
-    print(f"Kafka {st.version or spec.version} on {st.bootstrap} "
-          + (f"started in {secs:.1f} s" if started else "already running"), flush=True)
-    os.environ["LEADSCORE_KAFKA_BOOTSTRAP"] = st.bootstrap
-    import subprocess
-
-    cmd = [sys.executable, "-m", "streams.cli", "worker"]
-    print(f"worker: {' '.join(cmd)} (web on {s.web_host}:{s.web_port}); Ctrl-C stops", flush=True)
-    proc = subprocess.Popen(cmd)
-    t_end = time.monotonic() + args.duration if args.duration else None
-    try:
-        while proc.poll() is None and (t_end is None or time.monotonic() < t_end):
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if started:
-            localkafka.stop(spec)
-            print("Kafka stopped (the demo started it)")
-    return 0
-
-
-def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="run the product on this machine: local Kafka + a worker",
-        description="Start the local Kafka broker (unless one runs) and a worker in the "
-        "foreground. Ctrl-C (or --duration) stops everything the demo started.",
-    )
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.set_defaults(func=cmd_demo)
-
-
 # --------------------------------------------------------------------------- entry point
 
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -203,10 +156,10 @@ def _model_command(name: str, module: str, help_: str) -> Registrar:
 
 def _registrars() -> list[Registrar]:
     """Subcommands, in --help order. Modules that own a command provide add_arguments()."""
-    from streams import produce, replay
+    from streams import demo, produce, replay
 
     return [
-        _add_demo,
+        demo.add_arguments,
         _model_command("evaluate", "models.evaluate",
                        "metrics and an HTML report for a model on an event file"),
         _add_kafka,

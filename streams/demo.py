@@ -1,0 +1,560 @@
+"""``leadscore demo``: the whole product on this machine, from an empty checkout to live scores.
+
+It starts the local Kafka if none answers, trains a model from simulated history if none
+exists, creates the topics, starts one worker, streams a simulated live population into the
+input topics and reads the scores back, drawing the hottest leads, recent alerts and
+throughput. Ctrl-C (or ``--duration``) stops the traffic, prints a summary and stops what
+the demo started (the worker always; Kafka only if the demo started it).
+
+Why the demo measures latency itself: the figure the team asks for is "an event sent ->
+its score change received", end to end through a real broker and worker. The demo knows
+when it sent each event (by ``event_id``) and when the change caused by it
+(``cause_event_id``) came back, so it can report that without trusting the worker's clock.
+Only changes caused by events sent in this run are counted, so old messages on reused
+topics never pollute the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from models.errors import UsageError
+from schemas import Alert, DeadLetterRecord, ScoreChange
+from streams import liveview, localkafka
+from streams.produce import Routed, route_lines
+from streams.settings import Settings, get_settings
+
+HISTORY = {"leads": 4000, "days": 240, "seed": 7}  # the demo model: about 40 s to build
+LIVE_DAYS = 30  # each live population's history, compressed into minutes of traffic
+SENT_TTL_S = 600.0  # a score change more than this after its event is not matched
+
+
+# --------------------------------------------------------------------------- setup steps
+
+
+def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
+    """Use the broker on 127.0.0.1:$LEADSCORE_KAFKA_PORT if one answers, else start one.
+    Returns (spec, started_by_us, one-line description)."""
+    from streams.cli import _broker_spec
+
+    spec = _broker_spec(argparse.Namespace(port=None, controller_port=None))
+    st = localkafka.status(spec)
+    if st.running:
+        return spec, False, f"Kafka {st.version or '?'} already running on {spec.bootstrap}"
+    if localkafka.port_in_use(spec.port):  # a broker we did not start (tests, docker)?
+        try:
+            localkafka.wait_ready(spec.bootstrap, timeout=10)
+        except localkafka.KafkaSetupError:
+            raise localkafka.KafkaSetupError(
+                f"port {spec.port} on 127.0.0.1 is in use by something that is not Kafka; "
+                "stop it or set LEADSCORE_KAFKA_PORT") from None
+        return spec, False, f"Kafka already running on {spec.bootstrap}"
+    print(f"starting Kafka {spec.version} on {spec.bootstrap} ...", flush=True)
+    st, _, secs = localkafka.start(spec)
+    return spec, True, f"Kafka {st.version or spec.version} started on {spec.bootstrap} " \
+                       f"in {secs:.1f} s (log {st.log_file})"
+
+
+def ensure_model(s: Settings, fresh: bool) -> tuple[Path, float | None]:
+    """The artifact to score with; trains one from simulated history if there is none.
+    Returns (artifact folder, training seconds or None when reused)."""
+    from models.artifact import load
+    from streams.runtime import resolve_model_dir
+
+    root = s.model_dir.resolve()
+    found = resolve_model_dir(root)
+    if not fresh and (found / "model.txt").exists():
+        load(found)  # a broken artifact is a one-line error now, not a silent worker
+        return found, None
+    from models.simulate import run as simulate
+    from models.train import run as train
+
+    out = root.parent if (root / "model.txt").exists() else root
+    history = s.state_dir.resolve() / "demo-history.jsonl"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    print(f"training a model from simulated history ({HISTORY['leads']} leads x "
+          f"{HISTORY['days']} days, seed {HISTORY['seed']}) into {out}; once, under a minute",
+          flush=True)
+    t0 = time.monotonic()
+    simulate(HISTORY["leads"], HISTORY["days"], seed=HISTORY["seed"], out=str(history))
+    folder = train(str(history), str(out))
+    history.unlink(missing_ok=True)
+    secs = time.monotonic() - t0
+    print(f"model trained in {secs:.0f} s: {folder}", flush=True)
+    return folder, secs
+
+
+def create_topics(bootstrap: str, s: Settings) -> None:
+    """Inputs, handoff and outputs with the configured partitions (existing ones are kept);
+    score changes compacted, as the contract says."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    n = s.topic_partitions
+    plain = [*s.input_topics, s.topic_handoff, s.topic_alerts, s.topic_deadletter]
+    topics = [NewTopic(t, n, 1) for t in plain]
+    topics.append(NewTopic(s.topic_changes, n, 1, config={"cleanup.policy": "compact"}))
+    for name, fut in admin.create_topics(topics, request_timeout=30).items():
+        try:
+            fut.result(timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise UsageError(f"cannot create topic {name}: {exc.args[0].str()}") from None
+
+
+def start_worker(bootstrap: str, model: Path, s: Settings) -> tuple[subprocess.Popen[bytes],
+                                                                      Path, list[str]]:
+    """One worker process in its own session: Ctrl-C reaches the demo, which stops it."""
+    if localkafka.port_in_use(s.web_port):
+        raise UsageError(f"the worker's web port {s.web_port} is in use; set LEADSCORE_WEB_PORT")
+    state = s.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    log = state / "demo-worker.log"
+    env = {"LEADSCORE_KAFKA_BOOTSTRAP": bootstrap, "LEADSCORE_MODEL_DIR": str(model),
+           "LEADSCORE_STATE_DIR": str(state)}
+    cmd = [sys.executable, "-m", "streams.cli", "worker"]
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=fh,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    shown = " ".join([*(f"{k}={v}" for k, v in env.items()), *cmd])
+    return proc, log, [f"{shown}  (log {log})"]
+
+
+def wait_for_worker(bootstrap: str, group: str, proc: subprocess.Popen[bytes], log: Path,
+                    timeout: float = 120.0) -> float:
+    """Block until the worker's consumer group is stable with partitions assigned, so the
+    first events do not measure the worker's start-up as latency. Returns seconds waited."""
+    from confluent_kafka import ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            raise UsageError(f"the worker exited during start-up (status {proc.returncode}); "
+                             f"see {log}")
+        with contextlib.suppress(Exception):
+            desc = admin.describe_consumer_groups([group])[group].result(timeout=5)
+            if desc.state == ConsumerGroupState.STABLE and any(
+                    m.assignment.topic_partitions for m in desc.members):
+                return time.monotonic() - t0
+        time.sleep(0.5)
+    raise UsageError(f"the worker did not join consumer group {group} within {timeout:.0f} s; "
+                     f"see {log}")
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --------------------------------------------------------------------------- traffic
+
+
+def simulate_command(leads: int, seed: int) -> list[str]:
+    start = date.today() - timedelta(days=LIVE_DAYS + 1)
+    return [sys.executable, "-m", "streams.cli", "simulate", "--leads", str(leads),
+            "--days", str(LIVE_DAYS), "--seed", str(seed), "--start", start.isoformat()]
+
+
+Population = list[tuple[str | None, Routed]]  # (event_id if readable, routed message)
+
+
+def simulate_population(s: Settings, leads: int, seed: int, work: Path) -> Population:
+    """A fresh population's last LIVE_DAYS days, ending yesterday (so nothing is in the
+    future or too old for the worker), in event-time order like a live feed."""
+    path = work / f"demo-traffic-{seed}.jsonl"
+    # A process, not a thread: simulating holds the GIL for seconds, which would show up
+    # as latency in this process's own measurements.
+    subprocess.run([*simulate_command(leads, seed), "--out", str(path), "--no-progress"],
+                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    keyed: list[tuple[str, str | None, bytes]] = []
+    last = ""
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            d = orjson.loads(line)
+            at, eid = str(d.get("occurred_at", last)), d.get("event_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            at, eid = last, None  # malformed on purpose: sent where it was, dead-lettered
+        last = at
+        keyed.append((at, eid if isinstance(eid, str) else None, line))
+    path.unlink(missing_ok=True)
+    keyed.sort(key=lambda x: x[0])  # stable: a malformed line stays after its neighbour
+    routed = route_lines(iter(line for _, _, line in keyed), s, s.topic_website)
+    return [(eid, r) for (_, eid, _), r in zip(keyed, routed, strict=True)]
+
+
+class Traffic:
+    """Background threads: one simulates populations ahead of need, one sends them at
+    ``rate`` events/s exactly as ``leadscore produce`` does, recording each send time."""
+
+    def __init__(self, bootstrap: str, s: Settings, rate: float, leads: int, seed: int) -> None:
+        self.bootstrap, self.s, self.rate, self.leads, self.seed = bootstrap, s, rate, leads, seed
+        self.ready: queue.Queue[Population] = queue.Queue(maxsize=1)
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.sent_at: OrderedDict[str, float] = OrderedDict()
+        self.sent = 0
+        self.failures = 0
+        self.populations = 0
+        self.started = self.finished = 0.0
+        self.error: BaseException | None = None
+        self._gen = threading.Thread(target=self._generate, name="demo-simulate", daemon=True)
+        self._send = threading.Thread(target=self._produce, name="demo-produce", daemon=True)
+        self._gen.start()
+
+    def start(self) -> None:
+        self._send.start()
+
+    def _generate(self) -> None:
+        work = self.s.state_dir.resolve()
+        k = 0
+        try:
+            while not self.stop_flag.is_set():
+                pop = simulate_population(self.s, self.leads, self.seed + k, work)
+                k += 1
+                while not self.stop_flag.is_set():
+                    with contextlib.suppress(queue.Full):
+                        self.ready.put(pop, timeout=0.5)
+                        break
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = exc
+
+    def _produce(self) -> None:
+        from confluent_kafka import Producer
+
+        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+                             "partitioner": "murmur2_random", "linger.ms": 5, "log_level": 3,
+                             "compression.type": "lz4"})
+
+        def on_delivery(err: object, _msg: object) -> None:
+            if err is not None:
+                self.failures += 1
+
+        self.started = time.monotonic()
+        i = 0
+        while not self.stop_flag.is_set():
+            try:
+                pop = self.ready.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.populations += 1
+            for eid, r in pop:
+                if self.stop_flag.is_set():
+                    break
+                while True:
+                    try:
+                        producer.produce(r.topic, key=r.key, value=r.value,
+                                         on_delivery=on_delivery)
+                        break
+                    except BufferError:
+                        producer.poll(0.1)
+                now = time.monotonic()
+                if eid is not None:
+                    with self.lock:
+                        self.sent_at[eid] = now
+                self.sent = i = i + 1
+                producer.poll(0)
+                ahead = i / self.rate - (now - self.started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        self.finished = time.monotonic()
+        self.failures += producer.flush(15)
+
+    def sent_time(self, event_id: str) -> float | None:
+        with self.lock:
+            return self.sent_at.get(event_id)
+
+    def forget_before(self, t: float) -> None:
+        with self.lock:
+            while self.sent_at and next(iter(self.sent_at.values())) < t:
+                self.sent_at.popitem(last=False)
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        if self._send.is_alive():
+            self._send.join(timeout=30)
+        self._gen.join(timeout=30)
+        if not self.finished:
+            self.started = self.finished = self.started or time.monotonic()
+
+
+def send_probe(bootstrap: str, s: Settings, tag: str) -> str:
+    """One pricing-page visit of a lead of its own; returns its event id. Its score change
+    coming back proves the worker is really scoring (tables recovered, model loaded), so
+    the worker's start-up is not measured as the first events' latency."""
+    from confluent_kafka import Producer
+
+    eid = f"demo-probe-{tag}"
+    line = orjson.dumps({
+        "event_id": eid, "type": "page_view", "lead_id": eid, "source": "leadscore-demo",
+        "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "schema_version": 2, "properties": {"url": "https://www.example.com/pricing",
+                                            "path": "/pricing", "page_category": "pricing"}})
+    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    for r in route_lines(iter([line]), s, s.topic_website):
+        producer.produce(r.topic, key=r.key, value=r.value)
+    if producer.flush(30):
+        raise UsageError(f"could not send to Kafka at {bootstrap}")
+    return eid
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+class Reader:
+    """Reads score changes, alerts and dead letters from the end offsets as they were
+    before the first event was sent (explicit assignment: nothing produced by this run
+    can be missed, nothing from earlier runs is read)."""
+
+    def __init__(self, bootstrap: str, s: Settings, board: liveview.Board,
+                 traffic: Traffic) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        self.s, self.board, self.traffic = s, board, traffic
+        self.probe: str | None = None
+        self.probe_seen = False
+        self.since = datetime.now(UTC)
+        self.consumer = Consumer({"bootstrap.servers": bootstrap,
+                                  "group.id": f"leadscore-demo-{uuid.uuid4().hex[:8]}",
+                                  "auto.offset.reset": "earliest",
+                                  "enable.auto.commit": False, "log_level": 3})
+        parts = []
+        for topic in (s.topic_changes, s.topic_alerts, s.topic_deadletter):
+            md = self.consumer.list_topics(topic, timeout=10).topics[topic]
+            for p in md.partitions:
+                tp = TopicPartition(topic, p)
+                _, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+                parts.append(TopicPartition(topic, p, high))
+        self.consumer.assign(parts)
+
+    def poll(self, timeout: float) -> int:
+        """Handle what arrived within ``timeout``; returns messages of this run seen."""
+        ours = 0
+        first = self.consumer.poll(timeout)  # returns as soon as a message is there
+        if first is None:
+            return 0
+        # consume() waits for a full batch or its timeout: only for draining what is there.
+        for m in [first, *self.consumer.consume(num_messages=500, timeout=0)]:
+            topic, value = m.topic(), m.value()
+            if m.error() or topic is None or value is None:
+                continue
+            ours += self._handle(topic, value, time.monotonic())
+        return ours
+
+    def _handle(self, topic: str, value: bytes, got: float) -> int:
+        s, t = self.s, self.traffic
+        try:
+            if topic == s.topic_changes:
+                change = ScoreChange.from_bytes(value)
+                if change.cause_event_id == self.probe:
+                    self.probe_seen = True
+                    return 0
+                sent = t.sent_time(change.cause_event_id)
+                if sent is None:
+                    return 0
+                self.board.on_change(change, time.time(), got - sent)
+            elif topic == s.topic_alerts:
+                alert = Alert.from_bytes(value)
+                if t.sent_time(alert.cause_event_id) is None:
+                    return 0
+                self.board.on_alert(alert, time.time())
+            else:
+                dl = DeadLetterRecord.from_bytes(value)
+                known = dl.event_id is not None and t.sent_time(dl.event_id) is not None
+                if not known and dl.failed_at < self.since:
+                    return 0
+                self.board.on_dead_letter()
+        except ValueError:  # not a message of our contract: not ours to show
+            return 0
+        return 1
+
+    def wait_for_probe(self, bootstrap: str, tag: str, worker: subprocess.Popen[bytes],
+                       timeout: float = 120.0) -> float:
+        t0 = time.monotonic()
+        self.probe = send_probe(bootstrap, self.s, tag)
+        while not self.probe_seen:
+            if worker.poll() is not None or time.monotonic() - t0 > timeout:
+                raise UsageError("the worker did not score a first event "
+                                 + ("(it exited)" if worker.poll() is not None
+                                    else f"within {timeout:.0f} s"))
+            self.poll(0.2)
+        return time.monotonic() - t0
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    from streams.cli import positive_float
+
+    p = sub.add_parser(
+        "demo",
+        help="run the product on this machine: Kafka, a model, a worker, live traffic, a view",
+        description="Start the local Kafka (unless one runs on $LEADSCORE_KAFKA_PORT), train a "
+        "model from simulated history if $LEADSCORE_MODEL_DIR has none, start a worker, "
+        "stream simulated live traffic and show the hottest leads, recent alerts and "
+        "throughput. Ctrl-C (or --duration) stops everything the demo started and prints "
+        "the events/s it sustained and its event-to-score latency (p50, p99).",
+    )
+    p.add_argument("--duration", type=positive_float, default=None, metavar="S",
+                   help="stop after S seconds of traffic (set-up not counted; default: run "
+                   "until Ctrl-C)")
+    p.add_argument("--rate", type=positive_float, default=300.0, metavar="N",
+                   help="events per second to send (default: 300)")
+    p.add_argument("--leads", type=int, default=2000, metavar="N",
+                   help="leads in each simulated live population: their last "
+                   f"{LIVE_DAYS} days, sent in event-time order; when one is used up a fresh "
+                   "one follows (default: 2000, about 26,000 events)")
+    p.add_argument("--fresh-model", action="store_true",
+                   help="train a new model even if $LEADSCORE_MODEL_DIR has one")
+    p.set_defaults(func=run_from_args)
+
+
+def _on_sigterm(_sig: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # same clean stop as Ctrl-C
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    if args.leads < 1:
+        raise UsageError("--leads must be at least 1")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    s = get_settings()
+    spec, started, said = ensure_broker(s)
+    print(said, flush=True)
+    commands = [f"LEADSCORE_KAFKA_PORT={spec.port} leadscore kafka start"
+                + ("" if started else "   (already running: not started, not stopped)")]
+    worker: subprocess.Popen[bytes] | None = None
+    traffic: Traffic | None = None
+    try:
+        model, secs = ensure_model(s, args.fresh_model)
+        if secs is None:
+            print(f"model: {model} (reused; --fresh-model retrains)", flush=True)
+        else:
+            h = HISTORY
+            commands.append(f"leadscore simulate --leads {h['leads']} --days {h['days']} "
+                            f"--seed {h['seed']} --out history.jsonl && leadscore train "
+                            f"--events history.jsonl --out {model.parent}   ({secs:.0f} s)")
+        create_topics(spec.bootstrap, s)
+        seed = 1000 + uuid.uuid4().int % 900_000  # fresh event ids: no duplicates of a past run
+        traffic = Traffic(spec.bootstrap, s, args.rate, args.leads, seed)
+        worker, log, shown = start_worker(spec.bootstrap, model, s)
+        commands += shown
+        print(f"worker pid {worker.pid} starting (log {log}) ...", flush=True)
+        waited = wait_for_worker(spec.bootstrap, s.app_id, worker, log)
+        print(f"worker joined its consumer group in {waited:.1f} s", flush=True)
+        commands.append(" ".join(simulate_command(args.leads, seed)[1:]).replace(
+            "-m streams.cli", "leadscore") + " --out live.jsonl   (seed +1, +2, ... for later "
+            f"populations), sorted by occurred_at, then: leadscore produce --events live.jsonl "
+            f"--rate {args.rate:g}")
+        return _live(args, s, spec, worker, traffic, commands)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup is not interruptible
+        if traffic is not None:
+            traffic.stop()
+        if worker is not None:
+            stop_worker(worker)
+            print(f"worker stopped (status {worker.returncode})", flush=True)
+        if started:
+            localkafka.stop(spec)
+            print("Kafka stopped (the demo started it)", flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
+          worker: subprocess.Popen[bytes], traffic: Traffic, commands: list[str]) -> int:
+    """Traffic, read-back and view until Ctrl-C / --duration; then the summary."""
+    board = liveview.Board()
+    reader = Reader(spec.bootstrap, s, board, traffic)
+    secs = reader.wait_for_probe(spec.bootstrap, str(traffic.seed), worker)
+    print(f"worker scored a first event in {secs:.1f} s; streaming {args.rate:g} events/s "
+          f"(Ctrl-C stops)", flush=True)
+    tty = sys.stdout.isatty()
+    every = 1.0 if tty else 5.0
+    rates: deque[tuple[float, int]] = deque()
+    header = f"leadscore demo · Kafka {spec.bootstrap} · worker pid {worker.pid} · {{}}"
+    traffic.start()
+    t0 = time.monotonic()
+    rates.append((t0, 0))
+    next_draw = t0 + every
+    failed: str | None = None
+    if tty:
+        sys.stdout.write("\x1b[?25l")  # hide the cursor while redrawing
+    try:
+        while args.duration is None or time.monotonic() - t0 < args.duration:
+            reader.poll(0.2)
+            now = time.monotonic()
+            if worker.poll() is not None:
+                failed = f"the worker exited (status {worker.returncode})"
+                break
+            if traffic.error is not None:
+                failed = f"simulating traffic failed: {traffic.error}"
+                break
+            if now >= next_draw:
+                next_draw = now + every
+                rates.append((now, traffic.sent))
+                while rates[0][0] < now - liveview.WINDOW_S:
+                    rates.popleft()
+                span = now - rates[0][0]
+                rate = (traffic.sent - rates[0][1]) / span if span > 0 else 0.0
+                v = board.view(time.time(), now - t0, traffic.sent, rate)
+                if tty:
+                    cols = shutil.get_terminal_size().columns
+                    frame = liveview.render_screen(v, header.format(liveview.fmt_elapsed(now - t0)),
+                                                   cols)
+                    sys.stdout.write("\x1b[H\x1b[2J" + frame + "\n")
+                else:
+                    sys.stdout.write(liveview.render_status(v) + "\n")
+                sys.stdout.flush()
+                traffic.forget_before(now - SENT_TTL_S)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if tty:
+            sys.stdout.write("\x1b[?25h")
+        traffic.stop()
+    # In-flight events: read until the worker has been quiet for 2 s (at most 10 s).
+    quiet_since = time.monotonic()
+    with contextlib.suppress(KeyboardInterrupt):
+        while failed is None and time.monotonic() - quiet_since < 2.0 \
+                and time.monotonic() - traffic.finished < 10.0:
+            if reader.poll(0.2):
+                quiet_since = time.monotonic()
+    reader.close()
+    summary = liveview.Summary(
+        sent=traffic.sent, send_seconds=traffic.finished - traffic.started,
+        changes=board.changes_total, alerts=board.alerts_total,
+        dead_letters=board.dead_letters, latencies=board.latencies,
+        send_failures=traffic.failures)
+    print("\n" + liveview.render_summary(summary, commands), flush=True)
+    if failed:
+        raise UsageError(f"{failed}; see {s.state_dir.resolve() / 'demo-worker.log'}")
+    return 0
