@@ -217,6 +217,10 @@ class Traffic:
         self.bootstrap, self.s, self.rate, self.leads, self.seed = bootstrap, s, rate, leads, seed
         self.ready: queue.Queue[Population] = queue.Queue(maxsize=1)
         self.stop_flag = threading.Event()
+        # Set when the next population is needed (at start, then half-way through each):
+        # simulating takes CPU from the worker, so it is not done earlier than necessary.
+        self.need = threading.Event()
+        self.need.set()
         self.lock = threading.Lock()
         self.sent_at: OrderedDict[str, float] = OrderedDict()
         self.sent = 0
@@ -236,6 +240,9 @@ class Traffic:
         k = 0
         try:
             while not self.stop_flag.is_set():
+                if not self.need.wait(timeout=0.5):
+                    continue
+                self.need.clear()
                 pop = simulate_population(self.s, self.leads, self.seed + k, work)
                 k += 1
                 while not self.stop_flag.is_set():
@@ -264,7 +271,10 @@ class Traffic:
             except queue.Empty:
                 continue
             self.populations += 1
-            for eid, r in pop:
+            half = len(pop) // 2
+            for j, (eid, r) in enumerate(pop):
+                if j == half:
+                    self.need.set()
                 if self.stop_flag.is_set():
                     break
                 while True:
@@ -506,8 +516,8 @@ def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
     rates.append((t0, 0))
     next_draw = t0 + every
     failed: str | None = None
-    if tty:
-        sys.stdout.write("\x1b[?25l")  # hide the cursor while redrawing
+    if tty:  # the alternate screen: the set-up lines are still there afterwards
+        sys.stdout.write("\x1b[?1049h\x1b[?25l")
     try:
         while args.duration is None or time.monotonic() - t0 < args.duration:
             reader.poll(0.2)
@@ -539,7 +549,8 @@ def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
         pass
     finally:
         if tty:
-            sys.stdout.write("\x1b[?25h")
+            sys.stdout.write("\x1b[?25h\x1b[?1049l")
+            sys.stdout.flush()
         traffic.stop()
     # In-flight events: read until the worker has been quiet for 2 s (at most 10 s).
     quiet_since = time.monotonic()
