@@ -182,6 +182,11 @@ def _build_specs(cfg: FeatureConfig) -> list[FeatureSpec]:
         FeatureSpec("avg_session_minutes", "Average website session of {value:.1f} minutes",
                     "No completed website sessions"),
         FeatureSpec("days_since_lost", "A deal was lost {value:.0f} days ago", "No lost deal"),
+        FeatureSpec("pricing_share", "Pricing was {value:.0%} of page views",
+                    "No page views yet"),
+        FeatureSpec("pages_per_session", "Viewed {value:.1f} pages per website session",
+                    "No website sessions yet"),
+        FeatureSpec("engaged_per_week", "{value:.1f} engaged actions per week since first seen"),
         FeatureSpec("employee_count", "Company has {value:,.0f} employees",
                     "Company size unknown"),
         FeatureSpec("revenue_band", "Company revenue {label}", "Company revenue unknown",
@@ -212,6 +217,13 @@ def _gap(a: float, b: float) -> float:
 
 def _rate(n: float, d: float) -> float:
     return n / d if d > 0 else math.nan
+
+
+def _per_week(n: float, at: float, first: float) -> float:
+    """Rate since first touch; the first week counts as a whole week (no 1-day spikes)."""
+    if first != first:
+        return 0.0
+    return float(n) / max(1.0, (at - first) / (7 * DAY))
 
 
 def _code(v: Any, vocab: Sequence[str], offset: int = 0, other: bool = True) -> float:
@@ -311,6 +323,9 @@ def features(state: LeadState, at: float, config: FeatureConfig | None = None) -
         misc[M["tickets"]],
         _rate(misc[M["session_seconds"]] / 60.0, misc[M["sessions_ended"]]),
         _days(at, ts[T["lost"]]),
+        _rate(float(state.totals[CH["pricing_view"]]), float(state.totals[CH["page_view"]])),
+        _rate(float(state.totals[CH["page_view"]]), float(state.totals[CH["session"]])),
+        _per_week(sum(state.totals[i] for i in ENGAGED), at, ts[T["first"]]),
     ]
     prof = state.profile
 

@@ -7,6 +7,11 @@ rising week-on-week activity all come from an in-market episode), some barely ma
 (whitepaper downloads are emitted independently of intent, though sales believes in them),
 and the model has to recover the process rather than memorise a rule.
 
+Conversion has two routes: self-serve (a daily hazard rising steeply with intent) and
+sales-led (a demo request opens a deal, won with a probability set by intent and fit; a deal
+that will be won shows the buying team in the product - invites, integrations, logins - in
+the days before it closes, which is what makes a few leads recognisably Hot).
+
 Realism extras: anonymous visits before identification (linked later by `identify`),
 bot-like noise leads, duplicated records, a small share of malformed lines (which
 `schemas.parse_event` must reject), and a few late-arriving lines out of order.
@@ -200,9 +205,11 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
     demos = rng.poisson(0.003 * np.exp(1.5 * z) * (act > 0.05)) * (0 if bot else 1)
     first_demo = np.flatnonzero(demos)
     demo_day = int(first_demo[0]) if first_demo.size else -1
+    deal = False  # a deal that will be won: the buying team shows up in the product
     if 0 <= demo_day < conv_day:
-        win = float(_sigmoid(-4.0 + 1.2 * z[demo_day] + 0.6 * fit))
+        win = float(_sigmoid(-5.5 + 1.7 * z[demo_day] + 0.8 * fit))
         if rng.random() < win:
+            deal = True
             conv_day = min(conv_day, demo_day + 1 + int(rng.gamma(2.0, 5.0)))
     dq_day = horizon
     if fit < 0.0:
@@ -289,6 +296,17 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
                   {"method": "email"}, lead)
         if signed_up:
             _product(w, rng, day, lead, zd, float(act[d]), d == 0 and plg)
+        if deal and d > demo_day and rng.random() < 0.3:
+            if not signed_up:
+                signed_up = True
+                w.add("signup", "product", day + 0.1, lead, None, {"method": "sso"}, lead)
+            kind = _choice(rng, ("teammate_invited", "integration_connected", "login"))
+            props: dict[str, Any] = {"invitee_count": 1 + int(rng.poisson(2.0))}
+            if kind == "integration_connected":
+                props = {"integration": _choice(rng, INTEGRATIONS)}
+            elif kind == "login":
+                props = {}
+            w.add(kind, "product", day + float(rng.uniform(0.2, 1)), lead, None, props, lead)
     # ---- outcome
     converted = conv_day < horizon and conv_day <= dq_day
     if converted:

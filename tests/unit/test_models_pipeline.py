@@ -178,3 +178,17 @@ def test_train_rejects_unusable_input_with_a_usage_error(tmp_path: Path) -> None
         train(str(empty), str(tmp_path / "out"), progress=False)
     with pytest.raises(UsageError):
         TrainConfig(hot=40, warm=50).validate()
+
+
+def test_isotonic_calibration_does_not_promise_certainty_from_a_few_rows() -> None:
+    from models.calibration import fit_isotonic, fit_platt
+
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=5000)
+    y = (rng.random(5000) < 1 / (1 + np.exp(-(raw - 4)))).astype(float)
+    y[np.argsort(raw)[-3:]] = 1.0  # the three top-scored rows happen to convert
+    iso = fit_isotonic(raw, y)
+    assert iso(np.array([raw.max()]))[0] < 0.5
+    assert np.all(np.diff(iso(np.sort(raw))) >= 0)
+    platt = fit_platt(raw, y)
+    assert platt.a > 0
