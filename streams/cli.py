@@ -114,6 +114,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.app import app, load_agents
 
     load_agents()
+    from streams.agents import lead_events
+
+    # Load the model now: a missing or incompatible artifact is a one-line error at start,
+    # not an agent crash-looping inside a running worker.
+    lead_events.processor()
     sys.argv = ["leadscore", "worker", "-l", s.log_level,
                 "--web-host", s.web_host, "--web-port", str(s.web_port)]
     app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself

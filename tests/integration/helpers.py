@@ -8,16 +8,25 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.localkafka import free_port
 
 
+@cache
+def admin_client(bootstrap: str) -> AdminClient:
+    """One AdminClient per broker for the whole session: librdkafka has crashed the test
+    process (SIGSEGV) while destroying short-lived admin clients with events still queued."""
+    # It outlives the session broker; its reconnect errors after teardown are noise.
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
+
+
 def create_topics(bootstrap: str, names: list[str], partitions: int = 4) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(bootstrap)
     futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names])
     for fut in futures.values():
         fut.result(timeout=30)
@@ -53,8 +62,9 @@ def consume(
 
 
 @contextmanager
-def worker_process(env_overrides: dict[str, str], state_dir: Path) -> Iterator[subprocess.Popen]:
-    """Run ``leadscore worker`` as a real process with its own web port and state dir."""
+def worker_process(env_overrides: dict[str, str], state_dir: Path,
+                   name: str = "worker") -> Iterator[subprocess.Popen]:
+    """Run ``leadscore worker`` as a real process with its own web port; log in state_dir."""
     env = dict(os.environ)
     env.update({
         "LEADSCORE_STATE_DIR": str(state_dir),
@@ -62,7 +72,7 @@ def worker_process(env_overrides: dict[str, str], state_dir: Path) -> Iterator[s
         "LEADSCORE_LOG_LEVEL": "warn",
     })
     env.update(env_overrides)
-    log = open(state_dir / "worker.log", "wb")  # noqa: SIM115 - closed below
+    log = open(state_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -77,3 +87,67 @@ def worker_process(env_overrides: dict[str, str], state_dir: Path) -> Iterator[s
             proc.kill()
             proc.wait()
         log.close()
+
+
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
+    """Total lag of ``group`` on ``topics`` (None while the group has committed nothing).
+
+    Committed offsets are read with a consumer handle in the group that never subscribes
+    (so it does not join): AdminClient.list_consumer_group_offsets crashed the process with
+    SIGSEGV inside librdkafka 2.16 against Kafka 4.1 before the group existed.
+    """
+    md = admin_client(bootstrap).list_topics(timeout=10)
+    tps = [TopicPartition(t, p) for t in topics for p in md.topics[t].partitions]
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                      "enable.auto.commit": False})
+    lag = 0
+    seen_any = False
+    try:
+        for tp in probe.committed(tps, timeout=10):
+            _, high = probe.get_watermark_offsets(tp, timeout=10)
+            if tp.offset >= 0:
+                seen_any = True
+                lag += max(0, high - tp.offset)
+            else:
+                lag += high
+    finally:
+        probe.close()
+    return lag if seen_any else None
+
+
+def wait_caught_up(bootstrap: str, group: str, topics: list[str], timeout: float = 180.0,
+                   settle: float = 6.0) -> None:
+    """Wait until the group's lag is 0 and stays 0 for ``settle`` seconds (handoffs included)."""
+    deadline = time.monotonic() + timeout
+    zero_since: float | None = None
+    while time.monotonic() < deadline:
+        try:
+            lag = group_lag(bootstrap, group, topics)
+        except KafkaException:  # e.g. NOT_COORDINATOR while the group is being set up
+            lag = None
+        if lag == 0:
+            zero_since = zero_since or time.monotonic()
+            if time.monotonic() - zero_since >= settle:
+                return
+        else:
+            zero_since = None
+        time.sleep(1.0)
+    raise AssertionError(f"group {group} did not catch up on {topics} within {timeout} s")
+
+
+def read_table(bootstrap: str, changelog: str) -> dict[str, bytes]:
+    """A Faust table's final content, from its changelog topic (last value per key wins)."""
+    import orjson
+
+    latest: dict[str, bytes | None] = {}
+    high_total = 0
+    admin = admin_client(bootstrap)
+    parts = admin.list_topics(timeout=10).topics[changelog].partitions
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{changelog}-probe"})
+    for p in parts:
+        high_total += probe.get_watermark_offsets(TopicPartition(changelog, p), timeout=10)[1]
+    probe.close()
+    msgs = consume(bootstrap, changelog, until=lambda m: len(m) >= high_total, timeout=60)
+    for m in msgs:
+        latest[orjson.loads(m.key())] = m.value()
+    return {k: v for k, v in latest.items() if v is not None}

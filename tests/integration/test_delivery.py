@@ -1,0 +1,166 @@
+"""Delivery on the real broker: Kafka end state equals offline replay, across two workers,
+a worker leaving the group, and a worker killed with SIGKILL under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from models.simulate import run as simulate
+from streams.alerting import AlertState
+from streams.record import LEAD, LeadRecord
+from streams.replay import final_scores, messages_from_lines, run
+from streams.runtime import build_processor
+from streams.settings import Settings
+from tests.integration.helpers import (
+    consume,
+    create_topics,
+    read_table,
+    wait_caught_up,
+    worker_process,
+)
+
+NAMES = ("website", "email", "product", "profile", "outcomes", "handoff", "changes", "alerts",
+         "deadletter")
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    """Two days of recent traffic: within the state's lateness, so arrival order across
+    topics cannot change what is folded, and young enough for the worker's age limit."""
+    path = tmp_path_factory.mktemp("history") / "events.jsonl"
+    simulate(400, 2, seed=11, out=str(path), progress=False,
+             start=date.today() - timedelta(days=3))
+    return path
+
+
+class Setup:
+    def __init__(self, kafka, prefix: str, model: Path, tmp: Path) -> None:
+        self.bootstrap = kafka.bootstrap
+        self.names = {k: f"{prefix}.{k}" for k in NAMES}
+        self.app_id = f"{prefix}-app"
+        self.tmp = tmp
+        create_topics(self.bootstrap, list(self.names.values()), partitions=4)
+        self.env = {
+            "LEADSCORE_KAFKA_BOOTSTRAP": self.bootstrap,
+            "LEADSCORE_APP_ID": self.app_id,
+            "LEADSCORE_MODEL_DIR": str(model),
+            "LEADSCORE_MIN_SCORE_CHANGE": "1",
+            **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in self.names.items()},
+        }
+        self.settings = Settings(**{k.removeprefix("LEADSCORE_").lower(): v
+                                    for k, v in self.env.items()})
+
+    @property
+    def consumed(self) -> list[str]:
+        return [self.names[k] for k in ("website", "email", "product", "profile", "outcomes",
+                                        "handoff")]
+
+    def produce(self, lines: list[bytes], rate: float | None = None) -> None:
+        path = self.tmp / f"part-{time.monotonic_ns()}.jsonl"
+        path.write_bytes(b"".join(lines))
+        args = ["produce", "--events", str(path)] + (["--rate", str(rate)] if rate else [])
+        res = subprocess.run([os.sys.executable, "-m", "streams.cli", *args],
+                             env={**os.environ, **self.env}, capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 0, res.stderr
+
+    def caught_up(self) -> None:
+        wait_caught_up(self.bootstrap, self.app_id, self.consumed)
+
+    def kafka_final(self, proc) -> dict:
+        table = read_table(self.bootstrap, f"{self.app_id}-leads-changelog")
+        return final_scores(proc, table.items()), table
+
+
+def replay_final(history: Path, settings: Settings, model: Path):
+    proc = build_processor(settings, model_dir=model)
+    with history.open("rb") as fh:
+        tables, _ = run(proc, messages_from_lines(fh, settings))
+    return proc, final_scores(proc, tables.leads.items())
+
+
+def assert_parity(kafka_scores: dict, replay_scores: dict) -> None:
+    assert kafka_scores.keys() == replay_scores.keys()
+    worst = max(abs(kafka_scores[k].probability - replay_scores[k].probability)
+                for k in replay_scores)
+    assert worst <= 1e-9, f"max probability difference {worst}"
+
+
+def assert_no_alert_lost(table: dict[str, bytes], alerts: list[dict]) -> None:
+    """Every alert the state says was raised is on the alerts topic (state is written only
+    after the broker acknowledged the alert)."""
+    by_lead: dict[str, list[dict]] = {}
+    for a in alerts:
+        by_lead.setdefault(a["lead_id"], []).append(a)
+    for key, raw in table.items():
+        if not key.startswith(LEAD):
+            continue
+        st: AlertState = LeadRecord.from_bytes(raw).alert
+        mine = by_lead.get(key[len(LEAD):], [])
+        if st.in_hot:
+            assert any(a["kind"] == "entered_tier" for a in mine), key
+        for kind, at in (("spike", st.last_spike_at), ("decline", st.last_decline_at)):
+            if at is not None:
+                stamp = datetime.fromtimestamp(at, UTC)
+                assert any(a["kind"] == kind for a in mine), (key, kind, stamp)
+
+
+def test_kafka_end_state_equals_replay(kafka, topic_prefix, tmp_path, small_model, history):
+    s = Setup(kafka, topic_prefix, small_model, tmp_path)
+    with worker_process(s.env, tmp_path):
+        s.produce(history.read_bytes().splitlines(keepends=True))
+        s.caught_up()
+    proc, replay_scores = replay_final(history, s.settings, small_model)
+    kafka_scores, _ = s.kafka_final(proc)
+    assert len(replay_scores) > 100
+    assert_parity(kafka_scores, replay_scores)
+
+
+def test_two_workers_share_partitions_and_a_leaving_one_loses_nothing(
+        kafka, topic_prefix, tmp_path, small_model, history):
+    s = Setup(kafka, topic_prefix, small_model, tmp_path)
+    lines = history.read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    with worker_process(s.env, tmp_path, name="a"):
+        with worker_process(s.env, tmp_path, name="b") as b:
+            s.produce(lines[:half])
+            s.caught_up()
+            b.send_signal(signal.SIGTERM)
+            b.wait(timeout=60)
+        s.produce(lines[half:])
+        s.caught_up()
+    logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
+    assert "Traceback" not in logs, logs[-3000:]
+    proc, replay_scores = replay_final(history, s.settings, small_model)
+    kafka_scores, _ = s.kafka_final(proc)
+    assert_parity(kafka_scores, replay_scores)
+
+
+def test_kill_9_under_load_then_restart_equals_replay_and_keeps_every_alert(
+        kafka, topic_prefix, tmp_path, small_model, history):
+    s = Setup(kafka, topic_prefix, small_model, tmp_path)
+    lines = history.read_bytes().splitlines(keepends=True)
+    sender = threading.Thread(target=s.produce, args=(lines, 600.0))
+    with worker_process(s.env, tmp_path, name="first") as first:
+        sender.start()
+        consume(s.bootstrap, s.names["changes"], until=lambda m: len(m) >= 50, timeout=120)
+        first.send_signal(signal.SIGKILL)  # mid-stream: the sender is still going
+        first.wait(timeout=30)
+    with worker_process(s.env, tmp_path, name="second"):
+        sender.join(timeout=300)
+        s.caught_up()
+    proc, replay_scores = replay_final(history, s.settings, small_model)
+    kafka_scores, table = s.kafka_final(proc)
+    assert_parity(kafka_scores, replay_scores)
+    alerts = [orjson.loads(m.value()) for m in consume(
+        s.bootstrap, s.names["alerts"], until=lambda m: False, timeout=8)]
+    assert_no_alert_lost(table, alerts)
