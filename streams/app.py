@@ -40,5 +40,6 @@ app = faust.App(
 
 
 def load_agents() -> None:
-    """Import the agent modules so their ``@app.agent`` decorators register."""
+    """Import the agent and timer modules so their decorators register."""
+    from streams import idle  # noqa: F401
     from streams.agents import lead_events  # noqa: F401

@@ -24,13 +24,14 @@ the handoff topic, so a mis-keyed producer cannot split a lead's state across pa
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import orjson
@@ -108,6 +109,35 @@ class BatchResult:
     scored_event_times: list[float] = field(default_factory=list)
 
 
+class Cause(NamedTuple):
+    """What a score change is attributed to: an event, or the passage of time."""
+
+    id: str
+    type: str
+    time: datetime
+
+
+class Row(NamedTuple):
+    lead: str
+    rec: LeadRecord
+    cause: Cause
+    at: float  # event time the features are computed at
+
+
+def decay_cause(lead: str, at: float) -> Cause:
+    """A deterministic cause for an idle re-score, so its alerts keep stable keys."""
+    digest = hashlib.sha1(lead.encode()).hexdigest()[:16]
+    return Cause(f"decay-{digest}-{int(at)}", "decay", _iso(at))
+
+
+def due_for_rescore(header: dict, now: float, idle_s: float, every_s: float) -> bool:
+    """An open, scored lead with no event for ``idle_s`` and no score for ``every_s``."""
+    if header.get("closed") or header.get("s") is None or header.get("le") is None:
+        return False
+    scored_at = header.get("at") or header["le"]
+    return now - header["le"] >= idle_s and now - scored_at >= every_s
+
+
 class Store(Protocol):
     def get(self, key: str) -> Any: ...
 
@@ -152,6 +182,20 @@ class Processor:
         self.clock = clock
         self.histogram = histogram or ScoreHistogram()
         self.state_config = scorer.config.state_config
+        self._newest_event: float | None = None
+        self._newest_seen_at = 0.0
+
+    def saw_event_time(self, t: float) -> None:
+        if self._newest_event is None or t > self._newest_event:
+            self._newest_event, self._newest_seen_at = t, self.clock()
+
+    def stream_now(self) -> float | None:
+        """Event time "now": the newest event time seen, advanced by the wall-clock time since
+        it was seen. Live traffic makes this the wall clock; a replay of last year's history
+        makes it last year, so idle decay follows the data, not the machine's calendar."""
+        if self._newest_event is None:
+            return None
+        return self._newest_event + max(0.0, self.clock() - self._newest_seen_at)
 
     # ------------------------------------------------------------------ batch
     def process(self, messages: Sequence[Message], leads: Store, aliases: Store,
@@ -183,6 +227,7 @@ class _Batch:
         self.alias_cache: dict[str, str] = {}
         self.alias_writes: dict[str, tuple[str, int]] = {}
         self.to_score: dict[str, Event] = {}  # lead id -> latest significant event
+        self.rescore: dict[str, float] = {}  # lead id -> event time to re-score an idle lead at
         self.result = BatchResult()
 
     # ------------------------------------------------------------------ records
@@ -222,6 +267,12 @@ class _Batch:
         lead = (msg.key or b"").decode()
         body = orjson.loads(msg.value)
         kind = body["k"]
+        if kind == "rescore":
+            rec = self.record(lead_key(lead))
+            if rec is not None and rec.score is not None:
+                self.rescore[lead] = float(body["at"])
+                self.touched[lead_key(lead)] = i
+            return
         raw = base64.b64decode(body["raw"])
         ev = parse_event(raw, max_age=None, max_bytes=1 << 30)
         if not isinstance(ev, Event):  # validated at ingress; only a foreign writer gets here
@@ -248,6 +299,7 @@ class _Batch:
             self._dead_letter(msg, ev)
             return
         self.result.counts[f"valid:{ev.category}:{ev.type}"] += 1
+        self.p.saw_event_time(ev.occurred_at.timestamp())
         key = ev.key.encode()
         if msg.key != key or not self._right_partition(key, msg.partition):
             self._send_handoff(ev.key, "route", msg.value)
@@ -303,44 +355,48 @@ class _Batch:
 
     # ------------------------------------------------------------------ scoring
     def score(self) -> None:
-        rows: list[tuple[str, LeadRecord, Event, float]] = []
+        rows: list[Row] = []
         for lead, ev in self.to_score.items():
             rec = self.record(lead_key(lead))
             if rec is None or not math.isnan(rec.state.closed_at):
                 continue  # converted or disqualified: nothing left to predict
-            at = rec.state.ts[T["last"]]
-            rows.append((lead, rec, ev, at))
+            rows.append(Row(lead, rec, Cause(ev.event_id, ev.type, ev.occurred_at),
+                            rec.state.ts[T["last"]]))
+        for lead, at in self.rescore.items():
+            rec = self.record(lead_key(lead))
+            if lead in self.to_score or rec is None or not math.isnan(rec.state.closed_at):
+                continue
+            at = max(at, rec.state.ts[T["last"]])
+            rows.append(Row(lead, rec, decay_cause(lead, at), at))
         if not rows:
             return
         scorer, pol = self.p.scorer, self.p.policy
-        X = np.vstack([scorer.features(rec.state, at) for _, rec, _, at in rows])
+        X = np.vstack([scorer.features(r.rec.state, r.at) for r in rows])
         scored = scorer.score_batch(X)
         emit: list[int] = []
         trends: list[str] = []
-        for j, (lead, rec, ev, at) in enumerate(rows):
+        for j, (lead, rec, cause, at) in enumerate(rows):
             s, prob = int(scored.score[j]), float(scored.probability[j])
             tier = pol.alerts.tier(s)  # the configured tiers, not the artifact defaults
             prev, prev_tier = rec.score, rec.tier
             trends.append(trend(rec.alert.history, s, at))
             rec.alert, decisions = evaluate(rec.alert, lead_id=lead, prev_score=prev, score=s,
-                                            at=at, cause_event_id=ev.event_id,
-                                            policy=pol.alerts)
+                                            at=at, cause_event_id=cause.id, policy=pol.alerts)
             self.p.histogram.move(prev, s)
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
             self.result.counts["scored"] += 1
-            self.result.scored_event_times.append(ev.occurred_at.timestamp())
+            self.result.scored_event_times.append(cause.time.timestamp())
             if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
             for d in decisions:
-                self._alert(d, ev)
+                self._alert(d, cause)
         if emit:
             factors = scorer.explain(X[emit], top_k=pol.top_k)
             for j, fs in zip(emit, factors, strict=True):
                 self._change(rows[j], fs, trends[j])
 
-    def _change(self, row: tuple[str, LeadRecord, Event, float], fs: list[Any], trend_: str,
-                ) -> None:
-        lead, rec, ev, _ = row
+    def _change(self, row: Row, fs: list[Any], trend_: str) -> None:
+        lead, rec, cause, _ = row
         assert rec.score is not None and rec.probability is not None and rec.tier is not None
         factors = [Factor(feature=f.feature, points=float(f.points), sentence=f.sentence)
                    for f in fs]
@@ -348,18 +404,18 @@ class _Batch:
             lead_id=lead, score=rec.score, probability=rec.probability, tier=rec.tier,
             percentile=self.p.histogram.percentile(rec.score), top_factors=factors,
             trend=trend_, recommended_action=recommended_action(rec.tier, trend_, factors),
-            model_version=self.p.scorer.version, cause_event_id=ev.event_id,
-            cause_event_type=ev.type, event_time=ev.occurred_at,
+            model_version=self.p.scorer.version, cause_event_id=cause.id,
+            cause_event_type=cause.type, event_time=cause.time,
             emitted_at=_iso(self.p.clock()),
         )
         self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), msg.to_bytes()))
         self.result.counts["score_changes"] += 1
 
-    def _alert(self, d: AlertDecision, ev: Event) -> None:
+    def _alert(self, d: AlertDecision, cause: Cause) -> None:
         msg = Alert(kind=d.kind, lead_id=d.lead_id, from_tier=d.from_tier, to_tier=d.to_tier,
                     from_score=d.from_score, to_score=d.to_score, score=d.to_score,
                     reason=d.reason, idempotency_key=d.idempotency_key,
-                    cause_event_id=d.cause_event_id, event_time=ev.occurred_at,
+                    cause_event_id=d.cause_event_id, event_time=cause.time,
                     emitted_at=_iso(self.p.clock()), model_version=self.p.scorer.version)
         self.result.outputs.append(Output(self.p.topics.alerts, d.lead_id.encode(),
                                           msg.to_bytes()))

@@ -11,12 +11,13 @@ identified, so an anonymous id can never collide with a lead id.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
 import orjson
 
-from models.state import LeadState, state_from_bytes, state_to_bytes
+from models.state import LeadState, T, state_from_bytes, state_to_bytes
 from streams.alerting import AlertState
 
 LEAD, ANON = "L:", "A:"
@@ -41,9 +42,19 @@ class LeadRecord:
     alert: AlertState = field(default_factory=AlertState)
 
     def to_bytes(self) -> bytes:
+        last = self.state.ts[T["last"]]
         header = orjson.dumps({"s": self.score, "p": self.probability, "t": self.tier,
-                               "at": self.scored_at, "a": self.alert.to_dict()})
+                               "at": self.scored_at, "a": self.alert.to_dict(),
+                               "le": None if math.isnan(last) else last,
+                               "closed": not math.isnan(self.state.closed_at)})
         return _LEN.pack(len(header)) + header + state_to_bytes(self.state)
+
+    @staticmethod
+    def peek(raw: bytes) -> dict:
+        """The header alone (score, scored_at "at", last event "le", "closed"): what the idle
+        scan needs, without decoding the model state."""
+        (n,) = _LEN.unpack_from(raw)
+        return dict(orjson.loads(raw[4:4 + n]))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> LeadRecord:

@@ -174,6 +174,23 @@ class Settings(BaseSettings):
     decline_days: float = Field(
         7.0, description="...within this many days. Env: LEADSCORE_DECLINE_DAYS."
     )
+    idle_after_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A lead with no event for this long is re-scored by the idle timer, so decay "
+        "lowers its score and declines are reported. Env: LEADSCORE_IDLE_AFTER_HOURS.",
+    )
+    idle_rescore_hours: float = Field(
+        24.0,
+        gt=0,
+        description="...at most this often per lead. Env: LEADSCORE_IDLE_RESCORE_HOURS.",
+    )
+    idle_scan_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often each worker scans its leads for idle ones. "
+        "Env: LEADSCORE_IDLE_SCAN_SECONDS.",
+    )
     max_event_age_days: float = Field(
         400.0,
         gt=0,

@@ -59,3 +59,31 @@ def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tm
     records = [DeadLetterRecord.from_bytes(m.value()) for m in dead]
     assert sorted(r.original for r in records) == sorted(bad)
     assert all(r.source_topic == names["website"] and r.reason_code for r in records)
+
+
+def test_idle_leads_are_rescored_by_the_timer(kafka, topic_prefix, tmp_path, small_model):
+    names = {k: f"{topic_prefix}.{k}" for k in
+             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
+              "alerts", "deadletter")}
+    create_topics(kafka.bootstrap, list(names.values()), partitions=4)
+    env = {
+        "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "LEADSCORE_APP_ID": f"{topic_prefix}-app",
+        "LEADSCORE_MODEL_DIR": str(small_model),
+        "LEADSCORE_IDLE_AFTER_HOURS": "0.001",  # 3.6 s of event time
+        "LEADSCORE_IDLE_RESCORE_HOURS": "0.001",
+        "LEADSCORE_IDLE_SCAN_SECONDS": "2",
+        "LEADSCORE_MIN_SCORE_CHANGE": "0",
+        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
+    }
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random"})
+    producer.produce(names["website"], key=b"lead-idle", value=_event(
+        "page_view", "lead-idle", 0, url="https://x.io/pricing", path="/pricing",
+        page_category="pricing"))
+    assert producer.flush(30) == 0
+    with worker_process(env, tmp_path):
+        changes = consume(
+            kafka.bootstrap, names["changes"], timeout=120,
+            until=lambda m: any(b'"cause_event_type":"decay"' in x.value() for x in m))
+    kinds = [ScoreChange.from_bytes(m.value()).cause_event_type for m in changes]
+    assert kinds[0] == "page_view" and "decay" in kinds

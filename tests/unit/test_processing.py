@@ -13,7 +13,7 @@ from models.artifact import load
 from models.state import T
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams.alerting import AlertPolicy
-from streams.processing import Message, Policy, Processor, TopicNames
+from streams.processing import Message, Policy, Processor, TopicNames, due_for_rescore
 from streams.record import LeadRecord
 from streams.replay import MemoryTables, final_scores, run
 
@@ -162,7 +162,8 @@ def test_an_event_keyed_wrongly_is_rerouted_to_its_lead(scorer):
 
 
 def test_crossing_the_hot_threshold_pages_exactly_once(scorer):
-    proc = processor(scorer, alerts=AlertPolicy(hot=0, warm=0))
+    # Spikes off: this is about the threshold crossing alone (rules: test_alerting.py).
+    proc = processor(scorer, alerts=AlertPolicy(hot=0, warm=0, spike_points=101))
     tables = MemoryTables()
     _, outputs = run(proc, [msg(pricing(lead="L3", hours=h), "L3") for h in (0, 1, 2, 3)],
                      batch_size=1, tables=tables)
@@ -183,3 +184,36 @@ def test_final_scores_do_not_depend_on_arrival_order_within_lateness(scorer):
     assert fa.keys() == fb.keys() == {f"L{i}" for i in range(7)}
     for lead in fa:
         assert abs(fa[lead].probability - fb[lead].probability) < 1e-9, lead
+
+
+def test_an_idle_lead_is_rescored_at_a_later_time_and_decays(scorer):
+    proc = processor(scorer)
+    tables = MemoryTables()
+    raws = [pricing(lead="L7", hours=h) for h in range(6)]
+    raws.append(event("demo_request", lead="L7", hours=6))
+    run(proc, [msg(r, "L7") for r in raws], tables=tables)
+    header = LeadRecord.peek(tables.leads["L:L7"])
+    last = header["le"]
+    assert not due_for_rescore(header, last + 3600, idle_s=86400, every_s=86400)
+    later = last + 60 * 86400
+    assert due_for_rescore(header, later, idle_s=86400, every_s=86400)
+
+    rescore = Message(TOPICS.handoff, 0, 0, b"L7", orjson.dumps({"k": "rescore", "at": later}))
+    _, outputs = run(proc, [rescore], tables=tables)
+    after = LeadRecord.from_bytes(tables.leads["L:L7"])
+    assert after.scored_at == later
+    assert after.score is not None and after.score <= header["s"]
+    changes = [ScoreChange.from_bytes(o.value) for o in by_topic(outputs, TOPICS.changes)]
+    assert all(c.cause_event_type == "decay" for c in changes)
+    # Scored once at that time: the same rescore again sends nothing new.
+    _, again = run(proc, [rescore], tables=tables)
+    assert by_topic(again, TOPICS.changes) == []
+
+
+def test_stream_now_follows_event_time_not_the_calendar(scorer):
+    clock = [1000.0]
+    proc = Processor(scorer, TOPICS, Policy(max_age=None), clock=lambda: clock[0])
+    assert proc.stream_now() is None
+    proc.saw_event_time(T0)
+    clock[0] += 30
+    assert proc.stream_now() == T0 + 30
