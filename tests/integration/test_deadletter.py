@@ -1,0 +1,60 @@
+"""Malformed records of 50+ kinds land in the dead-letter topic, each with its original bytes
+and reason, while valid traffic interleaved with them keeps being scored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from confluent_kafka import Producer
+
+from schemas import DeadLetterRecord, Event, ScoreChange, parse_event
+from tests.integration.helpers import consume, create_topics, worker_process
+from tests.integration.test_worker_roundtrip import _event
+from tests.unit.test_schemas_validate import BAD_INPUTS
+
+
+def test_fifty_kinds_of_bad_records_are_dead_lettered_and_traffic_flows(
+        kafka, topic_prefix, tmp_path, small_model):
+    now = datetime.now(UTC)
+    # The contract's table of bad inputs, minus the few that are only bad relative to the
+    # table's fixed clock; the expected reason is what the contract says today.
+    bad = [(name, raw, parse_event(raw, now=now)) for name, raw, _ in BAD_INPUTS]
+    bad = [(name, raw, dl.reason_code) for name, raw, dl in bad if not isinstance(dl, Event)]
+    assert len(bad) >= 50
+
+    names = {k: f"{topic_prefix}.{k}" for k in
+             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
+              "alerts", "deadletter")}
+    create_topics(kafka.bootstrap, list(names.values()), partitions=4)
+    env = {
+        "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "LEADSCORE_APP_ID": f"{topic_prefix}-app",
+        "LEADSCORE_MODEL_DIR": str(small_model),
+        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
+    }
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random",
+                         "message.max.bytes": 2_000_000})
+    leads = []
+    for i, (_, raw, _) in enumerate(bad):
+        producer.produce(names["website"], key=f"k{i}".encode(), value=raw)
+        lead = f"lead-{i}"
+        leads.append(lead)
+        producer.produce(names["website"], key=lead.encode(), value=_event(
+            "page_view", lead, i, url="https://x.io/pricing", path="/pricing",
+            page_category="pricing"))
+    assert producer.flush(30) == 0
+
+    with worker_process(env, tmp_path) as proc:
+        dead = consume(kafka.bootstrap, names["deadletter"],
+                       until=lambda m: len(m) >= len(bad), timeout=120)
+        changes = consume(kafka.bootstrap, names["changes"],
+                          until=lambda m: len(m) >= len(leads), timeout=120)
+        assert proc.poll() is None, "the worker is still running"
+
+    got = {DeadLetterRecord.from_bytes(m.value()).original: DeadLetterRecord.from_bytes(m.value())
+           for m in dead}
+    for name, raw, reason in bad:
+        assert raw in got, f"{name} not dead-lettered"
+        assert got[raw].reason_code == reason, name
+        assert got[raw].source_topic == names["website"] and got[raw].message
+    assert {ScoreChange.from_bytes(m.value()).lead_id for m in changes} == set(leads)
