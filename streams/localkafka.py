@@ -241,7 +241,9 @@ def _format_storage(spec: BrokerSpec, java: str, cp: str) -> None:
     spec.data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [java, "-cp", cp, _log4j_opt(), "kafka.tools.StorageTool", "format",
-         "-t", _cluster_id(), "-c", str(spec.config_file)],
+         # "--cluster-id=" form: a random id may start with "-", which argparse4j would
+         # read as an option (seen: "argument --cluster-id/-t: expected one argument").
+         f"--cluster-id={_cluster_id()}", "-c", str(spec.config_file)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:

@@ -48,3 +48,17 @@ def test_start_on_a_port_taken_by_something_else_fails_with_one_line(tmp_path):
     assert len(lines) == 1, res.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
     assert "Traceback" not in res.stderr
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path, monkeypatch):
+    """Random ids are URL-safe base64: 1 in 64 starts with '-' (a CI failure once)."""
+    from streams import localkafka
+    from streams.settings import Settings
+
+    spec = localkafka.BrokerSpec(port=free_port(), controller_port=free_port(),
+                                 state_dir=tmp_path, cache_dir=Settings().cache_dir)
+    monkeypatch.setattr(localkafka, "_cluster_id", lambda: "-abcdefghijklmnopqrstu")
+    libs = localkafka.fetch(spec)
+    localkafka._render_config(spec)
+    localkafka._format_storage(spec, localkafka.find_java(), localkafka._classpath(libs))
+    assert "cluster.id=-abcdefghijklmnopqrstu" in (spec.data_dir / "meta.properties").read_text()
