@@ -45,6 +45,7 @@ def evaluate_snapshots(scorer: Scorer, X: np.ndarray, y: np.ndarray,
         "expected_value_mean": float(b.expected_value.mean()) if len(y) else None,
         "plots": {
             "reliability": reliability(b.probability, yf),
+            "reliability_bands": _bands(b.probability, yf, b.score),
             "gain_model": gain_curve(b.probability, yf),
             "gain_rules": gain_curve(rules + 1e-9 * b.probability, yf),
             "importance": imp,
@@ -61,6 +62,19 @@ def evaluate_snapshots(scorer: Scorer, X: np.ndarray, y: np.ndarray,
                                "predicted_mean": float(
                                    scorer.expected_deal_value(X[conv]).mean())}
     return m
+
+
+def _bands(p: np.ndarray, y: np.ndarray, score: np.ndarray, min_rows: int = 5
+           ) -> list[tuple[float, float, int]]:
+    """(mean probability, observed rate, rows) per 10-point score band: the equal-mass bins
+    all sit at low probabilities when the base rate is a few percent; the bands show how
+    honest the Warm and Hot scores are."""
+    out = []
+    for lo in range(0, 100, 10):
+        m = (score >= lo) & (score < (lo + 10 if lo < 90 else 101))
+        if m.sum() >= min_rows:
+            out.append((float(p[m].mean()), float(y[m].mean()), int(m.sum())))
+    return out
 
 
 def write_outputs(out_dir: str | Path, scorer: Scorer, X: np.ndarray, y: np.ndarray,

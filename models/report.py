@@ -121,10 +121,13 @@ def render(m: dict[str, Any], summary: dict[str, Any] | None = None,
            title: str = "Lead scoring model evaluation") -> str:
     """The whole report from a metrics dict produced by models.evaluate."""
     rel = m["plots"]["reliability"]
-    top = max([p for p, _, _ in rel] + [y for _, y, _ in rel] + [0.01])
-    calib = line_chart("Calibration curve (equal-mass bins)", "predicted probability",
+    bands = m["plots"].get("reliability_bands", [])
+    pts = rel + bands
+    top = min(1.0, max([p for p, _, _ in pts] + [y for _, y, _ in pts] + [0.01]))
+    calib = line_chart("Calibration curve", "predicted probability",
                        "observed conversion rate",
-                       [("model", [(p, y) for p, y, _ in rel]),
+                       [("15 equal-mass bins", [(p, y) for p, y, _ in rel]),
+                        ("10-point score bands (>= 5 rows)", [(p, y) for p, y, _ in bands]),
                         ("(perfect)", [(0.0, 0.0), (top, top)])],
                        (0.0, top), (0.0, top), markers=True)
     gain = line_chart("Cumulative gain", "share of leads contacted (best first)",
