@@ -103,4 +103,4 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("model")
     events = work / "history.jsonl"
     simulate(1500, 240, seed=5, out=str(events), progress=False)
-    return resolve_model_dir(Path(train(str(events), str(work / "artifact"))))
+    return resolve_model_dir(Path(train(str(events), str(work / "artifact"), progress=False)))

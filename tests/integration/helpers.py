@@ -151,3 +151,24 @@ def read_table(bootstrap: str, changelog: str) -> dict[str, bytes]:
     for m in msgs:
         latest[orjson.loads(m.key())] = m.value()
     return {k: v for k, v in latest.items() if v is not None}
+
+
+SCORER_TOPICS = ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
+                 "alerts", "deadletter")
+
+
+def scorer_setup(bootstrap: str, prefix: str, model: Path,
+                 **settings: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Create a test's own scorer topics; return (topic names, worker environment).
+
+    ``settings`` are extra LEADSCORE_* variables, by setting name (tier_hot="70")."""
+    names = {k: f"{prefix}.{k}" for k in SCORER_TOPICS}
+    create_topics(bootstrap, list(names.values()), partitions=4)
+    env = {
+        "LEADSCORE_KAFKA_BOOTSTRAP": bootstrap,
+        "LEADSCORE_APP_ID": f"{prefix}-app",
+        "LEADSCORE_MODEL_DIR": str(model),
+        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
+        **{f"LEADSCORE_{k.upper()}": v for k, v in settings.items()},
+    }
+    return names, env

@@ -11,7 +11,7 @@ from streams.alerting import AlertPolicy
 from streams.processing import Message, Policy, Processor
 from streams.record import LeadRecord
 from streams.replay import MemoryTables, run
-from tests.integration.helpers import consume, create_topics, worker_process
+from tests.integration.helpers import consume, scorer_setup, worker_process
 from tests.integration.test_worker_roundtrip import _event
 
 
@@ -35,20 +35,10 @@ def test_crossing_the_hot_threshold_pages_once(kafka, topic_prefix, tmp_path, sm
     peak, first = scores[-1], scores[0]
     assert peak > first, f"the planned events must raise the score: {scores}"
 
-    names = {k: f"{topic_prefix}.{k}" for k in
-             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-              "alerts", "deadletter")}
-    create_topics(kafka.bootstrap, list(names.values()), partitions=4)
-    env = {
-        "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "LEADSCORE_APP_ID": f"{topic_prefix}-app",
-        "LEADSCORE_MODEL_DIR": str(small_model),
-        "LEADSCORE_TIER_HOT": str(peak),
-        "LEADSCORE_TIER_WARM": str(min(first, peak - 1)),
-        "LEADSCORE_ALERT_HYSTERESIS": str(peak),
-        "LEADSCORE_SPIKE_POINTS": "101",  # only the crossing is under test
-        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
-    }
+    names, env = scorer_setup(
+        kafka.bootstrap, topic_prefix, small_model, tier_hot=str(peak),
+        tier_warm=str(min(first, peak - 1)), alert_hysteresis=str(peak),
+        spike_points="101")  # only the crossing is under test
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random"})
     for raw in raws:
         producer.produce(names["website"], key=lead.encode(), value=raw)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Producer
 
 from schemas import DeadLetterRecord, Event, ScoreChange, parse_event
-from tests.integration.helpers import consume, create_topics, worker_process
+from tests.integration.helpers import consume, scorer_setup, worker_process
 from tests.integration.test_worker_roundtrip import _event
 from tests.unit.test_schemas_validate import BAD_INPUTS
 
@@ -22,16 +22,7 @@ def test_fifty_kinds_of_bad_records_are_dead_lettered_and_traffic_flows(
     bad = [(name, raw, dl.reason_code) for name, raw, dl in bad if not isinstance(dl, Event)]
     assert len(bad) >= 50
 
-    names = {k: f"{topic_prefix}.{k}" for k in
-             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-              "alerts", "deadletter")}
-    create_topics(kafka.bootstrap, list(names.values()), partitions=4)
-    env = {
-        "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "LEADSCORE_APP_ID": f"{topic_prefix}-app",
-        "LEADSCORE_MODEL_DIR": str(small_model),
-        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
-    }
+    names, env = scorer_setup(kafka.bootstrap, topic_prefix, small_model)
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random",
                          "message.max.bytes": 2_000_000})
     leads = []

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from models.simulate import run as simulate
+from schemas import Event, parse_event
 from streams.alerting import AlertState
 from streams.record import LEAD, LeadRecord
 from streams.replay import final_scores, messages_from_lines, run
@@ -22,40 +23,32 @@ from streams.runtime import build_processor
 from streams.settings import Settings
 from tests.integration.helpers import (
     consume,
-    create_topics,
     read_table,
+    scorer_setup,
     wait_caught_up,
     worker_process,
 )
 
-NAMES = ("website", "email", "product", "profile", "outcomes", "handoff", "changes", "alerts",
-         "deadletter")
-
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory) -> Path:
-    """Two days of recent traffic: within the state's lateness, so arrival order across
+    """Recent traffic spanning less than the state's lateness (48 h), so arrival order across
     topics cannot change what is folded, and young enough for the worker's age limit."""
     path = tmp_path_factory.mktemp("history") / "events.jsonl"
-    simulate(400, 2, seed=11, out=str(path), progress=False,
-             start=date.today() - timedelta(days=3))
+    simulate(1500, 1, seed=11, out=str(path), progress=False,
+             start=date.today() - timedelta(days=2))
+    events = [parse_event(line, max_age=None) for line in path.read_bytes().splitlines()]
+    times = [e.occurred_at for e in events if isinstance(e, Event)]
+    assert max(times) - min(times) < timedelta(hours=47)
     return path
 
 
 class Setup:
     def __init__(self, kafka, prefix: str, model: Path, tmp: Path) -> None:
         self.bootstrap = kafka.bootstrap
-        self.names = {k: f"{prefix}.{k}" for k in NAMES}
         self.app_id = f"{prefix}-app"
         self.tmp = tmp
-        create_topics(self.bootstrap, list(self.names.values()), partitions=4)
-        self.env = {
-            "LEADSCORE_KAFKA_BOOTSTRAP": self.bootstrap,
-            "LEADSCORE_APP_ID": self.app_id,
-            "LEADSCORE_MODEL_DIR": str(model),
-            "LEADSCORE_MIN_SCORE_CHANGE": "1",
-            **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in self.names.items()},
-        }
+        self.names, self.env = scorer_setup(self.bootstrap, prefix, model, min_score_change="1")
         self.settings = Settings(**{k.removeprefix("LEADSCORE_").lower(): v
                                     for k, v in self.env.items()})
 
@@ -129,14 +122,16 @@ def test_two_workers_share_partitions_and_a_leaving_one_loses_nothing(
         kafka, topic_prefix, tmp_path, small_model, history):
     s = Setup(kafka, topic_prefix, small_model, tmp_path)
     lines = history.read_bytes().splitlines(keepends=True)
-    half = len(lines) // 2
+    third = len(lines) // 3
     with worker_process(s.env, tmp_path, name="a"):
-        with worker_process(s.env, tmp_path, name="b") as b:
-            s.produce(lines[:half])
+        s.produce(lines[:third])
+        s.caught_up()
+        with worker_process(s.env, tmp_path, name="b") as b:  # joins: partitions are split
+            s.produce(lines[third:2 * third])
             s.caught_up()
-            b.send_signal(signal.SIGTERM)
+            b.send_signal(signal.SIGTERM)  # leaves: its partitions move back to a
             b.wait(timeout=60)
-        s.produce(lines[half:])
+        s.produce(lines[2 * third:])
         s.caught_up()
     logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
     assert "Traceback" not in logs, logs[-3000:]
@@ -149,10 +144,10 @@ def test_kill_9_under_load_then_restart_equals_replay_and_keeps_every_alert(
         kafka, topic_prefix, tmp_path, small_model, history):
     s = Setup(kafka, topic_prefix, small_model, tmp_path)
     lines = history.read_bytes().splitlines(keepends=True)
-    sender = threading.Thread(target=s.produce, args=(lines, 600.0))
+    sender = threading.Thread(target=s.produce, args=(lines, 250.0))
     with worker_process(s.env, tmp_path, name="first") as first:
         sender.start()
-        consume(s.bootstrap, s.names["changes"], until=lambda m: len(m) >= 50, timeout=120)
+        consume(s.bootstrap, s.names["changes"], until=lambda m: len(m) >= 200, timeout=120)
         first.send_signal(signal.SIGKILL)  # mid-stream: the sender is still going
         first.wait(timeout=30)
     with worker_process(s.env, tmp_path, name="second"):

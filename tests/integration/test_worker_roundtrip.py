@@ -9,7 +9,7 @@ import orjson
 from confluent_kafka import Producer
 
 from schemas import DeadLetterRecord, ScoreChange
-from tests.integration.helpers import consume, create_topics, worker_process
+from tests.integration.helpers import consume, scorer_setup, worker_process
 
 
 def _event(etype: str, lead: str, n: int, **props) -> bytes:
@@ -21,16 +21,7 @@ def _event(etype: str, lead: str, n: int, **props) -> bytes:
 
 def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tmp_path,
                                                         small_model):
-    names = {k: f"{topic_prefix}.{k}" for k in
-             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-              "alerts", "deadletter")}
-    create_topics(kafka.bootstrap, list(names.values()), partitions=4)
-    env = {
-        "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "LEADSCORE_APP_ID": f"{topic_prefix}-app",
-        "LEADSCORE_MODEL_DIR": str(small_model),
-        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
-    }
+    names, env = scorer_setup(kafka.bootstrap, topic_prefix, small_model)
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random"})
     leads = [f"lead-{i}" for i in range(6)]
     for i, lead in enumerate(leads):
@@ -62,20 +53,10 @@ def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tm
 
 
 def test_idle_leads_are_rescored_by_the_timer(kafka, topic_prefix, tmp_path, small_model):
-    names = {k: f"{topic_prefix}.{k}" for k in
-             ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-              "alerts", "deadletter")}
-    create_topics(kafka.bootstrap, list(names.values()), partitions=4)
-    env = {
-        "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "LEADSCORE_APP_ID": f"{topic_prefix}-app",
-        "LEADSCORE_MODEL_DIR": str(small_model),
-        "LEADSCORE_IDLE_AFTER_HOURS": "0.001",  # 3.6 s of event time
-        "LEADSCORE_IDLE_RESCORE_HOURS": "0.001",
-        "LEADSCORE_IDLE_SCAN_SECONDS": "2",
-        "LEADSCORE_MIN_SCORE_CHANGE": "0",
-        **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
-    }
+    names, env = scorer_setup(
+        kafka.bootstrap, topic_prefix, small_model,
+        idle_after_hours="0.001",  # 3.6 s of event time
+        idle_rescore_hours="0.001", idle_scan_seconds="2", min_score_change="0")
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random"})
     producer.produce(names["website"], key=b"lead-idle", value=_event(
         "page_view", "lead-idle", 0, url="https://x.io/pricing", path="/pricing",
