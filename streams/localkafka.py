@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -296,11 +298,22 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def start(spec: BrokerSpec, *, timeout: float = 90.0) -> tuple[BrokerStatus, bool, float]:
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when its parent dies (Linux). For brokers and
+    workers started by a test session, so a killed session leaves nothing running."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def start(spec: BrokerSpec, *, timeout: float = 90.0,
+          tied_to_parent: bool = False) -> tuple[BrokerStatus, bool, float]:
     """Start the broker in the background; return (status, started_now, seconds_to_ready).
 
     A second start finds the running broker and returns it (started_now False). A port
-    held by anything else is an error, never a second broker racing for it.
+    held by anything else is an error, never a second broker racing for it. With
+    ``tied_to_parent`` the broker dies with the calling process (tests); otherwise it
+    outlives it (``leadscore kafka start``).
     """
     current = status(spec)
     if current.running:
@@ -325,6 +338,7 @@ def start(spec: BrokerSpec, *, timeout: float = 90.0) -> tuple[BrokerStatus, boo
              str(spec.config_file)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the CLI process and Ctrl-C in its terminal
+            preexec_fn=die_with_parent if tied_to_parent else None,
         )  # fmt: skip
     spec.pid_file.write_text(str(proc.pid))
     try:

@@ -74,7 +74,7 @@ def kafka(
         version=settings.kafka_version,
         partitions=4,
     )
-    status, _, secs = localkafka.start(spec)
+    status, _, secs = localkafka.start(spec, tied_to_parent=True)
     _announce(
         request,
         f"kafka: Apache Kafka {status.version} (KRaft, single node) on {status.bootstrap}, "

@@ -14,7 +14,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.localkafka import free_port
+from streams.localkafka import die_with_parent, free_port
 
 
 @cache
@@ -76,6 +76,7 @@ def worker_process(env_overrides: dict[str, str], state_dir: Path,
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # a killed test session leaves no worker behind
     )
     try:
         yield proc
