@@ -19,8 +19,12 @@ class ScoreHistogram:
         self.total = 0
 
     def move(self, old: int | None, new: int | None) -> None:
-        """A lead's score changed from ``old`` to ``new`` (None: not counted)."""
-        if old is not None:
+        """A lead's score changed from ``old`` to ``new`` (None: not counted).
+
+        After a restart or a rebalance, leads arrive with an old score this worker never
+        counted; removing it is skipped where that bin is empty, so counts never go
+        negative (the figure is an estimate; it converges as leads are re-scored)."""
+        if old is not None and self.counts[old] > 0:
             self.counts[old] -= 1
             self.total -= 1
         if new is not None:
@@ -31,4 +35,5 @@ class ScoreHistogram:
         if self.total <= 0:
             return 50.0
         below = sum(self.counts[:score])
-        return round(100.0 * (below + 0.5 * self.counts[score]) / self.total, 1)
+        value = 100.0 * (below + 0.5 * self.counts[score]) / self.total
+        return round(min(100.0, max(0.0, value)), 1)

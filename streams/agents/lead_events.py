@@ -15,6 +15,8 @@ changes nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import weakref
 from typing import Any
 
@@ -26,6 +28,7 @@ from streams.processing import Message, Processor
 from streams.runtime import build_processor
 
 _processor: Processor | None = None
+log = logging.getLogger(__name__)
 
 
 def processor() -> Processor:
@@ -61,7 +64,15 @@ async def score_lead_events(stream):
         def make_current(i: int, events: Any = events) -> None:
             _current_event.set(weakref.ref(events[i]))
 
-        result = proc.process(messages, views["leads"], views["aliases"], make_current)
+        try:
+            result = proc.process(messages, views["leads"], views["aliases"], make_current)
+        except Exception:
+            # A bug, not bad input (bad input becomes dead letters). Faust would restart the
+            # agent and ack this batch, losing it; dying like a kill -9 keeps it uncommitted,
+            # and the restarted worker processes it again.
+            log.critical("batch processing failed; exiting so the batch is redone",
+                         exc_info=True)
+            os._exit(70)
         pending = []
         for out in result.outputs:
             fut = await topics.by_name[out.topic].send(key=out.key, value=out.value)

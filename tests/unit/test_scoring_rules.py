@@ -58,3 +58,12 @@ def test_percentile_is_mid_rank_and_follows_moves():
     assert h.percentile(50) == 87.5
     assert h.percentile(20) == 12.5
     assert ScoreHistogram().percentile(70) == 50.0
+
+
+def test_percentile_stays_in_range_when_leads_arrive_with_scores_never_counted():
+    """After a restart, recovered leads carry an old score this worker never counted."""
+    h = ScoreHistogram()
+    h.move(40, 42)  # a recovered lead: 40 was never counted here
+    h.move(90, 10)
+    assert all(c >= 0 for c in h.counts)
+    assert 0.0 <= h.percentile(10) <= 100.0 and 0.0 <= h.percentile(42) <= 100.0
