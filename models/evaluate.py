@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from models import artifact
+from models.cli import module_main
 from models.errors import UsageError
 from models.metrics import gain_curve, reliability, summarise
 from models.report import render
@@ -127,14 +128,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="leadscore evaluate", description=__doc__.split("\n")[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run_from_args(args)
-    except UsageError as e:
-        p.error(str(e))
-    return 2
+    return module_main("evaluate", __doc__, add_arguments, run_from_args, argv)
 
 
 if __name__ == "__main__":

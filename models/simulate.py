@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
+from models.cli import module_main
 from models.errors import UsageError
 from schemas import CURRENT_SCHEMA_VERSION as SCHEMA_VERSION
 
@@ -451,14 +452,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="leadscore simulate", description=__doc__.split("\n")[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run_from_args(args)
-    except UsageError as e:
-        p.error(str(e))
-    return 2
+    return module_main("simulate", __doc__, add_arguments, run_from_args, argv)
 
 
 if __name__ == "__main__":

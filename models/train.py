@@ -30,6 +30,7 @@ import orjson
 
 from models import artifact
 from models.calibration import choose
+from models.cli import module_main
 from models.errors import UsageError
 from models.features import CATEGORICAL, FeatureConfig, manifest
 from models.metrics import summarise
@@ -295,14 +296,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="leadscore train", description=__doc__.split("\n")[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run_from_args(args)
-    except UsageError as e:
-        p.error(str(e))
-    return 2
+    return module_main("train", __doc__, add_arguments, run_from_args, argv)
 
 
 if __name__ == "__main__":
