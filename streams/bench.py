@@ -43,6 +43,7 @@ import orjson
 
 from models.errors import UsageError
 from streams import localkafka
+from streams.procs import stop
 from streams.produce import route_lines
 from streams.settings import Settings
 
@@ -354,12 +355,7 @@ def worker(run: Run, env: dict[str, str], name: str) -> Iterator[subprocess.Pope
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _check_alive(proc: subprocess.Popen[bytes], run: Run) -> None:

@@ -37,6 +37,7 @@ import orjson
 from models.errors import UsageError
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams import liveview, localkafka
+from streams.procs import stop
 from streams.produce import Routed, route_lines
 from streams.settings import Settings, get_settings
 
@@ -161,14 +162,6 @@ def wait_for_worker(bootstrap: str, group: str, proc: subprocess.Popen[bytes], l
                      f"see {log}")
 
 
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --------------------------------------------------------------------------- traffic
@@ -491,7 +484,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         if traffic is not None:
             traffic.stop()
         if worker is not None:
-            stop_worker(worker)
+            stop(worker)
             print(f"worker stopped (status {worker.returncode})", flush=True)
         if started:
             localkafka.stop(spec)

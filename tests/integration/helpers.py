@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.localkafka import die_with_parent, free_port
+from streams.procs import stop
 
 
 @cache
@@ -81,12 +82,7 @@ def worker_process(env_overrides: dict[str, str], state_dir: Path,
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
