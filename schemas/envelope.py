@@ -146,3 +146,17 @@ class Properties(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+def check_schema_version(value: Any) -> Any:
+    """The one rule for ``schema_version`` on every message, in and out: an integer this
+    reader supports (the current or the previous version)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("wrong_type", "schema_version must be an integer")
+    if value not in SUPPORTED_SCHEMA_VERSIONS:
+        raise PydanticCustomError(
+            "unsupported_schema_version",
+            "schema_version {got} is not supported (this reader accepts {ok})",
+            {"got": value, "ok": list(SUPPORTED_SCHEMA_VERSIONS)},
+        )
+    return value

@@ -20,12 +20,12 @@ from schemas import email, outcome, product, profile, website
 from schemas.envelope import (
     CURRENT_SCHEMA_VERSION,
     MAX_SOURCE_LENGTH,
-    SUPPORTED_SCHEMA_VERSIONS,
     Contract,
     Identifier,
     Properties,
     Text,
     UtcDatetime,
+    check_schema_version,
 )
 from schemas.versioning import upgrade_event_dict
 
@@ -112,15 +112,7 @@ class Event(Contract):
     @field_validator("schema_version", mode="before")
     @classmethod
     def _supported_version(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PydanticCustomError("wrong_type", "schema_version must be an integer")
-        if value not in SUPPORTED_SCHEMA_VERSIONS:
-            raise PydanticCustomError(
-                "unsupported_schema_version",
-                "schema_version {got} is not supported (this reader accepts {ok})",
-                {"got": value, "ok": list(SUPPORTED_SCHEMA_VERSIONS)},
-            )
-        return value
+        return check_schema_version(value)
 
     @field_validator("properties", mode="before")
     @classmethod

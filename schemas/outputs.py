@@ -26,13 +26,13 @@ from pydantic_core import PydanticCustomError
 
 from schemas.envelope import (
     CURRENT_SCHEMA_VERSION,
-    SUPPORTED_SCHEMA_VERSIONS,
     Contract,
     Identifier,
     LongText,
     Name,
     Text,
     UtcDatetime,
+    check_schema_version,
 )
 from schemas.reasons import ReasonCode
 
@@ -65,14 +65,7 @@ class OutputMessage(Contract):
     @field_validator("schema_version", mode="before")
     @classmethod
     def _supported_version(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PydanticCustomError("wrong_type", "schema_version must be an integer")
-        if value not in SUPPORTED_SCHEMA_VERSIONS:
-            raise PydanticCustomError(
-                "unsupported_schema_version", "schema_version {got} is not supported",
-                {"got": value},
-            )
-        return value
+        return check_schema_version(value)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
