@@ -5,9 +5,7 @@ message); scaling is by partitions across workers.
 
 Delivery: at-least-once with idempotent state. For each batch the outputs (score changes,
 alerts, dead letters, handoffs) are sent and ACKNOWLEDGED by the broker before the table
-records are written, and offsets are committed only after that. Events of partitions revoked
-meanwhile are neither processed nor written: they go to the new owner. A crash anywhere
-therefore either re-processes the batch from the old state (same outputs again, same
+records are written, and offsets are committed only after that. A crash anywhere therefore either re-processes the batch from the old state (same outputs again, same
 idempotency keys) or finds the events already folded (their ids live in the state) and
 changes nothing.
 """
@@ -53,11 +51,7 @@ class _TableView:
 async def score_lead_events(stream):
     proc = processor()
     views = {"leads": _TableView(tables.leads), "aliases": _TableView(tables.aliases)}
-    async for taken in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-        # Events of partitions a rebalance took away meanwhile belong to their new owner, who
-        # re-reads them from the last commit (our commits for them are discarded by Faust).
-        owned = app.consumer.assignment()
-        events = [e for e in taken if e.message.tp in owned]
+    async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
         messages = [Message(e.message.topic, e.message.partition, e.message.offset,
                             e.key, e.value) for e in events]
 
@@ -79,10 +73,7 @@ async def score_lead_events(stream):
             pending.append(fut)
         if pending:
             await asyncio.gather(*pending)  # acknowledged before state moves on
-        owned = app.consumer.assignment()
         for w in result.writes:
-            if events[w.source].message.tp not in owned:
-                continue  # revoked while the outputs were in flight: the new owner redoes it
             make_current(w.source)
             table = tables.leads if w.table == "leads" else tables.aliases
             if w.value is None:
