@@ -5,9 +5,9 @@ message); scaling is by partitions across workers.
 
 Delivery: at-least-once with idempotent state. For each batch the outputs (score changes,
 alerts, dead letters, handoffs) are sent and ACKNOWLEDGED by the broker before the table
-records are written, and offsets are committed only after that. A crash anywhere therefore either re-processes the batch from the old state (same outputs again, same
-idempotency keys) or finds the events already folded (their ids live in the state) and
-changes nothing.
+records are written, and offsets are committed only after that. A crash anywhere therefore
+either re-processes the batch from the old state (same outputs again, same idempotency keys)
+or finds the events already folded (their ids live in the state) and changes nothing.
 """
 
 from __future__ import annotations
