@@ -31,7 +31,7 @@ from prometheus_client.process_collector import ProcessCollector
 from streams.processing import BatchResult
 
 PREFIX = "leadscore"
-TIERS = ("Hot", "Warm", "Cold")
+TIERS = ("hot", "warm", "cold")
 
 # Latency from the event's Kafka record timestamp to its score being acknowledged.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
