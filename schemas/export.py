@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from schemas.envelope import CURRENT_SCHEMA_VERSION
 from schemas.events import EVENT_CLASSES, EVENT_TYPES, TOPIC_FOR_CATEGORY
-from schemas.outputs import OUTPUT_TOPICS, Alert, DeadLetterRecord, ScoreChange
+from schemas.outputs import OUTPUT_TOPICS, Alert, DeadLetterRecord, LeadScore, ScoreChange
 
 SCHEMA_DIR = Path(__file__).parent / "jsonschema"
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -27,8 +27,13 @@ OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     "score_change": ScoreChange,
     "alert": Alert,
     "dead_letter": DeadLetterRecord,
+    "lead_score": LeadScore,
 }
 """Output message name -> model (file stem in jsonschema/ and examples/)."""
+
+
+API_ENDPOINTS: dict[str, str] = {"lead_score": "GET /leads/{lead_id}"}
+"""Messages that are HTTP answers rather than topic records: name -> endpoint."""
 
 
 def message_models() -> dict[str, type[BaseModel]]:
@@ -39,7 +44,7 @@ def message_models() -> dict[str, type[BaseModel]]:
 def topic_of(name: str) -> str:
     if name in EVENT_TYPES:
         return TOPIC_FOR_CATEGORY[EVENT_TYPES[name]]
-    return OUTPUT_TOPICS[name]
+    return OUTPUT_TOPICS.get(name) or API_ENDPOINTS[name]
 
 
 def schema_for(name: str) -> dict[str, Any]:
@@ -52,7 +57,8 @@ def schema_for(name: str) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{_BASE_URI}{name}.json",
-        "x-topic": topic_of(name),
+        **({"x-endpoint": API_ENDPOINTS[name]} if name in API_ENDPOINTS
+           else {"x-topic": topic_of(name)}),
         "x-schema-version": CURRENT_SCHEMA_VERSION,
         **schema,
     }

@@ -106,6 +106,27 @@ class ScoreChange(OutputMessage):
     emitted_at: UtcDatetime = Field(description="When the scorer published this message.")
 
 
+class LeadScore(OutputMessage):
+    """Answer of the worker's lookup API, ``GET /leads/{lead_id}``: the lead's current score.
+
+    Same fields and meanings as :class:`ScoreChange`, minus the causing event; ``top_factors``
+    are computed at lookup time from the stored state, so they always explain this score.
+    """
+
+    lead_id: Identifier
+    score: Score
+    probability: Probability = Field(description="Calibrated probability of conversion.")
+    tier: Tier
+    percentile: Percentile = Field(
+        description="Rank among the leads scored by the answering worker, 0-100.")
+    top_factors: list[Factor] = Field(default_factory=list, max_length=10)
+    trend: Trend
+    recommended_action: LongText
+    model_version: Name
+    updated_at: UtcDatetime = Field(
+        description="Event time the score was computed at (the newest event or idle re-score).")
+
+
 def alert_idempotency_key(lead_id: str, kind: str, to_tier: str | None, cause_event_id: str) -> str:
     """Deterministic key so a redelivered or reprocessed event never alerts a human twice."""
     raw = "\x1f".join((lead_id, kind, to_tier or "", cause_event_id)).encode()
