@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import (
@@ -63,6 +64,14 @@ class Metrics:
             "Messages sent to the internal handoff topic: merge (identify), event (forwarded "
             "under an identified anonymous id), route (mis-keyed or mis-partitioned input).",
             ["kind"], registry=r)
+        self.duplicates = Counter(
+            f"{PREFIX}_events_duplicate_total",
+            "Events not folded because their id is already in the lead's state (a "
+            "re-delivery after a crash or rebalance) or they are later than the lateness bound.",
+            registry=r)
+        self.merges = Counter(
+            f"{PREFIX}_identity_merges_total",
+            "Anonymous visitor states merged into a lead on identify.", registry=r)
         self.scores = Counter(
             f"{PREFIX}_scores_computed_total", "Leads scored (one row of a batched predict).",
             registry=r)
@@ -142,6 +151,10 @@ class Metrics:
                 self.alerts.labels(kind=rest).inc(n)
             elif kind == "scored":
                 self.scores.inc(n)
+            elif kind == "duplicate_or_late":
+                self.duplicates.inc(n)
+            elif kind == "merged":
+                self.merges.inc(n)
         for s in result.scored_scores:
             self.score.observe(s)
         for i in result.scored_sources:
@@ -168,6 +181,12 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@lru_cache(maxsize=1)
+def worker_metrics() -> Metrics:
+    """The worker's one set of metrics (a process serves one /metrics)."""
+    return Metrics()
 
 
 class ConsumerCollector:

@@ -104,9 +104,14 @@ class Policy:
 class BatchResult:
     outputs: list[Output] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
+    # "consumed:<topic>:<type|invalid>", "invalid:<topic>:<reason>", "handoff:<kind>",
+    # "changes:<tier>", "alerts:<kind>", "scored", "duplicate_or_late", "merged": read by
+    # streams.metrics, so the pure code needs no Prometheus.
     counts: Counter[str] = field(default_factory=Counter)
-    # (occurred_at of the causing event, epoch s) for each score computed: latency metrics.
-    scored_event_times: list[float] = field(default_factory=list)
+    # For each score computed: the score, and the index of the message that caused it in the
+    # batch (the agent turns it into event-to-score latency from the record timestamp).
+    scored_scores: list[int] = field(default_factory=list)
+    scored_sources: list[int] = field(default_factory=list)
 
 
 class Cause(NamedTuple):
@@ -140,6 +145,11 @@ def due_for_rescore(header: dict, now: float, idle_s: float, every_s: float) -> 
 
 class Store(Protocol):
     def get(self, key: str) -> Any: ...
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default (murmur2) partitioner, as Java clients and Faust use it."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _iso(ts: float) -> datetime:
@@ -226,8 +236,10 @@ class _Batch:
         self.touched: dict[str, int] = {}  # table key -> index of the last message touching it
         self.alias_cache: dict[str, str] = {}
         self.alias_writes: dict[str, tuple[str, int]] = {}
-        self.to_score: dict[str, Event] = {}  # lead id -> latest significant event
-        self.rescore: dict[str, float] = {}  # lead id -> event time to re-score an idle lead at
+        # lead id -> (latest significant event, index of its message)
+        self.to_score: dict[str, tuple[Event, int]] = {}
+        # lead id -> (event time to re-score an idle lead at, index of the rescore message)
+        self.rescore: dict[str, tuple[float, int]] = {}
         self.result = BatchResult()
 
     # ------------------------------------------------------------------ records
@@ -270,7 +282,7 @@ class _Batch:
         if kind == "rescore":
             rec = self.record(lead_key(lead))
             if rec is not None and rec.score is not None:
-                self.rescore[lead] = float(body["at"])
+                self.rescore[lead] = (float(body["at"]), i)
                 self.touched[lead_key(lead)] = i
             return
         raw = base64.b64decode(body["raw"])
@@ -289,28 +301,27 @@ class _Batch:
             self.result.counts["merged"] += 1
         changed = self.fold(key, ev, i)
         if (changed or kind == "merge") and self.p.policy.significant(ev):
-            self.to_score[lead] = ev
+            self.to_score[lead] = (ev, i)
 
     def ingress(self, i: int, msg: Message) -> None:
         ev = parse_event(msg.value, now=_iso(self.p.clock()), max_age=self.p.policy.max_age,
                          max_bytes=self.p.policy.max_bytes, source_topic=msg.topic,
                          partition=msg.partition, offset=msg.offset)
         if not isinstance(ev, Event):
+            self.result.counts[f"consumed:{msg.topic}:invalid"] += 1
             self._dead_letter(msg, ev)
             return
-        self.result.counts[f"valid:{ev.category}:{ev.type}"] += 1
+        self.result.counts[f"consumed:{msg.topic}:{ev.type}"] += 1
         self.p.saw_event_time(ev.occurred_at.timestamp())
         key = ev.key.encode()
         if msg.key != key or not self._right_partition(key, msg.partition):
             self._send_handoff(ev.key, "route", msg.value)
-            self.result.counts["rerouted"] += 1
             return
         self.event(i, ev, routed=False)
 
     def _right_partition(self, key: bytes, partition: int) -> bool:
-        """Kafka's default (murmur2) partitioner, as Java clients and Faust use it."""
         n = self.p.policy.partitions
-        return n is None or (murmur2(key) & 0x7FFFFFFF) % n == partition
+        return n is None or partition_for(key, n) == partition
 
     def event(self, i: int, ev: Event, routed: bool) -> None:
         if ev.type == "identify" and ev.anonymous_id and ev.lead_id:
@@ -321,12 +332,11 @@ class _Batch:
             lead = self.alias(ev.anonymous_id)
             if lead is not None:
                 self._send_handoff(lead, "event", ev.to_bytes())
-                self.result.counts["forwarded"] += 1
             else:
                 self.fold(anon_key(ev.anonymous_id), ev, i)
             return
         if self.fold(lead_key(ev.lead_id), ev, i) and self.p.policy.significant(ev):
-            self.to_score[ev.lead_id] = ev
+            self.to_score[ev.lead_id] = (ev, i)
 
     def _identify(self, i: int, ev: Event) -> None:
         anon, lead = ev.anonymous_id, ev.lead_id
@@ -343,6 +353,7 @@ class _Batch:
 
     def _send_handoff(self, lead: str, kind: str, raw: bytes, state: str | None = None) -> None:
         body: dict[str, Any] = {"k": kind, "raw": base64.b64encode(raw).decode()}
+        self.result.counts[f"handoff:{kind}"] += 1
         if state is not None:
             body["state"] = state
         self.result.outputs.append(Output(self.p.topics.handoff, lead.encode(),
@@ -351,23 +362,26 @@ class _Batch:
     def _dead_letter(self, msg: Message, dl: DeadLetterRecord) -> None:
         dl = dl.with_source(msg.topic, msg.partition, msg.offset)
         self.result.outputs.append(Output(self.p.topics.deadletter, msg.key, dl.to_bytes()))
-        self.result.counts[f"invalid:{dl.reason_code.value}"] += 1
+        self.result.counts[f"invalid:{msg.topic}:{dl.reason_code.value}"] += 1
 
     # ------------------------------------------------------------------ scoring
     def score(self) -> None:
         rows: list[Row] = []
-        for lead, ev in self.to_score.items():
+        sources: list[int] = []
+        for lead, (ev, i) in self.to_score.items():
             rec = self.record(lead_key(lead))
             if rec is None or not math.isnan(rec.state.closed_at):
                 continue  # converted or disqualified: nothing left to predict
             rows.append(Row(lead, rec, Cause(ev.event_id, ev.type, ev.occurred_at),
                             rec.state.ts[T["last"]]))
-        for lead, at in self.rescore.items():
+            sources.append(i)
+        for lead, (at, i) in self.rescore.items():
             rec = self.record(lead_key(lead))
             if lead in self.to_score or rec is None or not math.isnan(rec.state.closed_at):
                 continue
             at = max(at, rec.state.ts[T["last"]])
             rows.append(Row(lead, rec, decay_cause(lead, at), at))
+            sources.append(i)
         if not rows:
             return
         scorer, pol = self.p.scorer, self.p.policy
@@ -385,7 +399,8 @@ class _Batch:
             self.p.histogram.move(prev, s)
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
             self.result.counts["scored"] += 1
-            self.result.scored_event_times.append(cause.time.timestamp())
+            self.result.scored_scores.append(s)
+            self.result.scored_sources.append(sources[j])
             if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
             for d in decisions:
@@ -409,7 +424,7 @@ class _Batch:
             emitted_at=_iso(self.p.clock()),
         )
         self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), msg.to_bytes()))
-        self.result.counts["score_changes"] += 1
+        self.result.counts[f"changes:{rec.tier}"] += 1
 
     def _alert(self, d: AlertDecision, cause: Cause) -> None:
         msg = Alert(kind=d.kind, lead_id=d.lead_id, from_tier=d.from_tier, to_tier=d.to_tier,

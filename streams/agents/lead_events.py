@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import weakref
 from typing import Any
 
@@ -22,6 +23,7 @@ from faust.streams import _current_event
 
 from streams import tables, topics
 from streams.app import app, settings
+from streams.metrics import worker_metrics
 from streams.processing import Message, Processor
 from streams.runtime import build_processor
 
@@ -33,8 +35,16 @@ def processor() -> Processor:
     """The model is loaded once per worker, on first use."""
     global _processor
     if _processor is None:
+        t0 = time.perf_counter()
         _processor = build_processor(settings, partitions=settings.topic_partitions)
+        worker_metrics().record_model(_processor.scorer.version, time.perf_counter() - t0)
     return _processor
+
+
+def source_roles() -> dict[str, str]:
+    """Input topic -> the source label metrics use (bounded; topic names are configurable)."""
+    return dict(zip(settings.input_topics,
+                    ("website", "email", "product", "profile", "outcomes"), strict=True))
 
 
 class _TableView:
@@ -51,7 +61,9 @@ class _TableView:
 async def score_lead_events(stream):
     proc = processor()
     views = {"leads": _TableView(tables.leads), "aliases": _TableView(tables.aliases)}
+    metrics, sources = worker_metrics(), source_roles()
     async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+        started = time.perf_counter()
         messages = [Message(e.message.topic, e.message.partition, e.message.offset,
                             e.key, e.value) for e in events]
 
@@ -81,3 +93,9 @@ async def score_lead_events(stream):
             else:
                 table[w.key] = w.value
         _current_event.set(None)
+        # Counted after the writes: a batch redone after a crash is counted again, like any
+        # at-least-once consumer's metrics (the state itself is not).
+        record_times = [e.message.timestamp or 0.0 for e in events]
+        metrics.record_batch(result, sources, record_times, len(events),
+                             time.perf_counter() - started, acked_at=time.time())
+        metrics.record_seen(sources, (m.topic for m in messages), record_times)
