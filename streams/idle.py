@@ -5,7 +5,8 @@ Table writes are only allowed inside stream iteration (the changelog partition c
 current event), so the timer does not score anything itself: it scans the leads this worker
 holds and sends a ``rescore`` message for each idle one to the handoff topic, keyed by lead
 id; the lead's own agent then re-scores it like any other handoff. Time is event time
-(:meth:`Processor.stream_now`).
+(:meth:`Processor.stream_now`). The same pass feeds the table gauges and the percentile
+histogram (:mod:`streams.tablescan`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import orjson
 from streams import tables, topics
 from streams.agents.lead_events import processor
 from streams.app import app, settings
-from streams.processing import due_for_rescore
-from streams.record import LEAD, LeadRecord
+from streams.metrics import worker_metrics
+from streams.tablescan import scan
 
 # Bound the work of one scan; the rest are found by the next one.
 MAX_PER_SCAN = 10_000
@@ -24,17 +25,14 @@ MAX_PER_SCAN = 10_000
 
 @app.timer(interval=settings.idle_scan_seconds)
 async def rescore_idle_leads() -> None:
-    now = processor().stream_now()
-    if now is None:
-        return  # no event seen yet since start: nothing tells us what "now" is
+    proc = processor()
     idle_s, every_s = settings.idle_after_hours * 3600, settings.idle_rescore_hours * 3600
+    now = proc.stream_now()  # None before the first event: nothing tells us what "now" is
+    found = scan(list(tables.leads.items()), now, idle_s, every_s, MAX_PER_SCAN)
+    worker_metrics().record_scan(found.tiers, found.leads, found.anonymous)
+    proc.histogram.reset(found.score_counts)
     body = orjson.dumps({"k": "rescore", "at": now})
-    sent = 0
-    for key, raw in list(tables.leads.items()):
-        if not key.startswith(LEAD) or not due_for_rescore(LeadRecord.peek(raw), now,
-                                                           idle_s, every_s):
-            continue
-        await topics.handoff.send(key=key[len(LEAD):].encode(), value=body)
-        sent += 1
-        if sent >= MAX_PER_SCAN:
-            break
+    for lead in found.due:
+        await topics.handoff.send(key=lead.encode(), value=body)
+    if found.due:
+        worker_metrics().handoffs.labels(kind="rescore").inc(len(found.due))

@@ -31,6 +31,13 @@ class ScoreHistogram:
             self.counts[new] += 1
             self.total += 1
 
+    def reset(self, counts: list[int]) -> None:
+        """Replace the counts with a full count of the leads held (the table scan)."""
+        if len(counts) != 101 or min(counts) < 0:
+            raise ValueError("counts must be 101 non-negative numbers")
+        self.counts = list(counts)
+        self.total = sum(counts)
+
     def percentile(self, score: int) -> float:
         if self.total <= 0:
             return 50.0
