@@ -28,6 +28,7 @@ app = faust.App(
     topic_partitions=settings.topic_partitions,
     web_host=settings.web_host,
     web_port=settings.web_port,
+    canonical_url=settings.canonical_url or f"http://{settings.web_host}:{settings.web_port}",
     # At-least-once with idempotent state (see the agents); concurrency stays 1 per agent
     # because concurrency > 1 can commit past an in-flight message (faust-streaming #606).
     processing_guarantee="at_least_once",
@@ -41,5 +42,5 @@ app = faust.App(
 
 def load_agents() -> None:
     """Import the agent and timer modules so their decorators register."""
-    from streams import idle  # noqa: F401
+    from streams import idle, views  # noqa: F401
     from streams.agents import lead_events  # noqa: F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.significance import DEFAULT_SIGNIFICANT
@@ -72,6 +72,18 @@ class Settings(BaseSettings):
         6066,
         description="Port of the worker's web server; give each worker on a host its own. "
         "Env: LEADSCORE_WEB_PORT.",
+    )
+    canonical_url: str | None = Field(
+        None,
+        description="URL other workers use to reach this worker's web server, for routing "
+        "score lookups to the worker that owns the lead (e.g. http://worker-1:6066 in "
+        "docker-compose). Default: http://WEB_HOST:WEB_PORT. Env: LEADSCORE_CANONICAL_URL.",
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="When set, GET /leads/{id} requires 'Authorization: Bearer <token>' "
+        "(/metrics, /healthz and /readyz stay open for probes and Prometheus). All workers of "
+        "an app need the same token. Env: LEADSCORE_API_TOKEN.",
     )
     log_level: str = Field(
         "warn",

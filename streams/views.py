@@ -1,0 +1,163 @@
+"""The worker's HTTP endpoints, on Faust's web server (LEADSCORE_WEB_HOST:LEADSCORE_WEB_PORT).
+
+- ``GET /metrics``: Prometheus exposition of :mod:`streams.metrics`.
+- ``GET /healthz``: 200 while the process serves HTTP (liveness: restart only a hung worker).
+- ``GET /readyz``: 200 only after table recovery (readiness: no lookups from a half-restored
+  table); 503 with the reason otherwise.
+- ``GET /leads/{lead_id}``: the lead's current score (:class:`schemas.outputs.LeadScore`). Any
+  worker answers: a lead lives in the table partition of ``murmur2(lead_id)``, and a worker
+  that does not own that partition forwards the request to the one that does (Faust's
+  assignment knows every worker's canonical URL). 400 for a malformed id, 404 for an unknown
+  lead, 503 while the partition has no owner (a rebalance), 401 without the bearer token when
+  LEADSCORE_API_TOKEN is set.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from faust import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from streams import tables
+from streams.agents.lead_events import processor
+from streams.app import app, settings
+from streams.lookup import lead_score, valid_lead_id
+from streams.metrics import ConsumerCollector, worker_metrics
+from streams.processing import partition_for
+from streams.record import lead_key
+
+FORWARDED = "X-Leadscore-Forwarded"
+SERVED_BY = "X-Leadscore-Worker"  # canonical URL of the worker that read the table
+_JSON = "application/json"
+
+
+def _problem(view: web.View, status: int, detail: str, **headers: str) -> web.Response:
+    return view.bytes(orjson.dumps({"error": detail, "status": status}), content_type=_JSON,
+                      status=status, headers=headers or None)
+
+
+def ready() -> tuple[bool, str]:
+    """Ready once Faust finished recovering the tables of its assignment."""
+    recovery = app.tables.recovery  # type: ignore[attr-defined]  # concrete TableManager
+    if not recovery.completed.is_set():
+        return False, "table recovery has not completed yet"
+    if app.in_recovery:
+        return False, "recovering tables after a rebalance"
+    return True, "ready"
+
+
+def _ident(url: str) -> tuple[str, int]:
+    from yarl import URL
+
+    u = URL(url)
+    return (u.host or "", int(u.port or 80))
+
+
+def owner_url(lead_id: str) -> str | None:
+    """Canonical URL of the worker that owns the lead's partition, from the assignment."""
+    partition = partition_for(lead_id.encode(), settings.topic_partitions)
+    topic = tables.leads.changelog_topic.get_topic_name()
+    for host, topic_map in app.router.table_metadata(tables.leads.name).items():
+        if partition in topic_map.get(topic, ()):
+            return str(host)
+    return None
+
+
+def consumer_lag() -> Iterator[tuple[str, int, int]]:
+    """(topic, partition, lag) for each partition assigned to this worker's consumer: high
+    watermark minus the committed offset (Faust keeps the next offset to read)."""
+    consumer = app.consumer
+    committed = getattr(consumer, "_committed_offset", {})
+    for tp in sorted(consumer.assignment()):
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        done = committed.get(tp)
+        yield tp.topic, tp.partition, max(0, int(high) - int(done or 0))
+
+
+worker_metrics().registry.register(ConsumerCollector(consumer_lag))
+
+
+def authorized(header: str | None) -> bool:
+    token = settings.api_token
+    if token is None:
+        return True
+    expected = f"Bearer {token.get_secret_value()}"
+    return header is not None and hmac.compare_digest(header.encode(), expected.encode())
+
+
+@app.page("/metrics")
+class MetricsView(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        # aiohttp refuses a charset in content_type=; the full header goes in as a header.
+        return self.bytes(worker_metrics().exposition(),
+                          headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@app.page("/healthz")
+class HealthView(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json({"status": "ok"})
+
+
+@app.page("/readyz")
+class ReadyView(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        ok, why = ready()
+        worker_metrics().ready.set(1 if ok else 0)
+        if not ok:
+            return _problem(self, 503, why, **{"Retry-After": "5"})
+        return self.json({"status": why})
+
+
+@app.page("/leads/{lead_id}")
+class LeadView(web.View):
+    async def get(self, request: web.Request, lead_id: str) -> web.Response:
+        req: Any = request
+        if not authorized(req.headers.get("Authorization")):
+            return _problem(self, 401, "missing or wrong bearer token",
+                            **{"WWW-Authenticate": 'Bearer realm="leadscore"'})
+        if not valid_lead_id(lead_id):
+            return _problem(self, 400, "malformed lead id: 1-128 characters, no control or "
+                            "invisible characters")
+        owner = owner_url(lead_id)
+        if owner is None:
+            return _problem(self, 503, "no worker owns this lead's partition right now "
+                            "(rebalancing); retry", **{"Retry-After": "2"})
+        if _ident(owner) != _ident(str(app.conf.canonical_url)):
+            if req.headers.get(FORWARDED):
+                # The sender thought we own it; the assignment moved under us. No ping-pong.
+                return _problem(self, 503, "lead ownership is moving; retry",
+                                **{"Retry-After": "2"})
+            return await self._forward(req, owner, lead_id)
+        ok, why = ready()
+        if not ok:
+            return _problem(self, 503, why, **{"Retry-After": "5"})
+        raw = tables.leads.get(lead_key(lead_id))
+        if raw is None:
+            return _problem(self, 404, f"unknown lead {lead_id!r}")
+        answer = lead_score(processor(), lead_id, raw)
+        return self.bytes(answer.to_bytes(), content_type=_JSON,
+                          headers={SERVED_BY: str(app.conf.canonical_url)})
+
+    async def _forward(self, req: Any, owner: str, lead_id: str) -> web.Response:
+        headers = {FORWARDED: "1"}
+        if req.headers.get("Authorization"):
+            headers["Authorization"] = req.headers["Authorization"]
+        url = f"{owner.rstrip('/')}/leads/{quote(lead_id, safe='')}"
+        try:
+            async with app.http_client.get(
+                    url, headers=headers, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                body = await resp.read()
+                served = {SERVED_BY: resp.headers[SERVED_BY]} if SERVED_BY in resp.headers else None
+                return self.bytes(body, content_type=resp.content_type or _JSON,
+                                  status=resp.status, headers=served)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return _problem(self, 502, f"owner {owner} did not answer: {exc.__class__.__name__}")
