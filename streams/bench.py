@@ -43,7 +43,8 @@ import orjson
 
 from models.errors import UsageError
 from streams import localkafka
-from streams.procs import stop
+from streams.lag import LagProbe
+from streams.procs import run_worker
 from streams.produce import route_lines
 from streams.settings import Settings
 
@@ -347,52 +348,14 @@ def worker_env(run: Run, s: Settings, web_port: int, min_change: int | None) -> 
 def worker(run: Run, env: dict[str, str], name: str) -> Iterator[subprocess.Popen[bytes]]:
     """One ``leadscore worker`` process; always stopped (SIGTERM, then SIGKILL after 30 s)."""
     (run.work / "worker").mkdir(exist_ok=True)
-    log = run.work / f"{name}.log"
-    with open(log, "ab") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    try:
+    with run_worker(env, run.work / f"{name}.log", cwd=REPO_ROOT) as proc:
         yield proc
-    finally:
-        stop(proc)
 
 
 def _check_alive(proc: subprocess.Popen[bytes], run: Run) -> None:
     if proc.poll() is not None:
         raise UsageError(f"the worker exited (status {proc.returncode}); see its log in "
                          f"{run.work}")
-
-
-class LagProbe:
-    """Committed-offset lag of a consumer group, read with a consumer handle in the group that
-    never subscribes (so it never joins). AdminClient.list_consumer_group_offsets crashed with
-    SIGSEGV inside librdkafka here (copied from tests/integration/helpers.group_lag)."""
-
-    def __init__(self, bootstrap: str, group: str, topics: list[str]) -> None:
-        from confluent_kafka import Consumer, TopicPartition
-
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                           "enable.auto.commit": False, "log_level": 3})
-        md = self.c.list_topics(timeout=10)
-        self.tps = [TopicPartition(t, p) for t in topics for p in md.topics[t].partitions]
-
-    def lag(self) -> int | None:
-        """Total lag, or None while the group has committed nothing (or is being set up)."""
-        from confluent_kafka import KafkaException
-
-        total, seen = 0, False
-        try:
-            for tp in self.c.committed(self.tps, timeout=10):
-                _, high = self.c.get_watermark_offsets(tp, timeout=10)
-                seen = seen or tp.offset >= 0
-                total += max(0, high - tp.offset) if tp.offset >= 0 else high
-        except KafkaException:  # e.g. NOT_COORDINATOR while the group is being set up
-            return None
-        return total if seen else None
-
-    def close(self) -> None:
-        self.c.close()
 
 
 def edge_timestamp(bootstrap: str, topics: list[str], last: bool) -> float | None:

@@ -1,8 +1,12 @@
-"""Stopping the child processes the tools start (workers): one rule everywhere."""
+"""Starting and stopping the worker processes the tools start: one rule everywhere."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 
 def stop(proc: subprocess.Popen, grace: float = 30.0) -> None:
@@ -15,3 +19,18 @@ def stop(proc: subprocess.Popen, grace: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def run_worker(env: dict[str, str], log: Path, cwd: Path | None = None,
+               preexec: Callable[[], None] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """``leadscore worker`` as a child process with ``env``, output appended to ``log``;
+    always stopped on exit. ``preexec`` runs in the child (tests tie it to their life)."""
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                                cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=preexec)
+    try:
+        yield proc
+    finally:
+        stop(proc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +13,9 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from streams.lag import LagProbe
 from streams.localkafka import die_with_parent, free_port
-from streams.procs import stop
+from streams.procs import run_worker
 
 
 @cache
@@ -73,43 +73,18 @@ def worker_process(env_overrides: dict[str, str], state_dir: Path,
         "LEADSCORE_LOG_LEVEL": "warn",
     })
     env.update(env_overrides)
-    log = open(state_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,  # a killed test session leaves no worker behind
-    )
-    try:
+    # die_with_parent: a killed test session leaves no worker behind.
+    with run_worker(env, state_dir / f"{name}.log", preexec=die_with_parent) as proc:
         yield proc
-    finally:
-        stop(proc)
-        log.close()
 
 
 def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
-    """Total lag of ``group`` on ``topics`` (None while the group has committed nothing).
-
-    Committed offsets are read with a consumer handle in the group that never subscribes
-    (so it does not join): AdminClient.list_consumer_group_offsets crashed the process with
-    SIGSEGV inside librdkafka 2.16 against Kafka 4.1 before the group existed.
-    """
-    md = admin_client(bootstrap).list_topics(timeout=10)
-    tps = [TopicPartition(t, p) for t in topics for p in md.topics[t].partitions]
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                      "enable.auto.commit": False})
-    lag = 0
-    seen_any = False
+    """Total lag of ``group`` on ``topics`` (None while the group has committed nothing)."""
+    probe = LagProbe(bootstrap, group, topics)
     try:
-        for tp in probe.committed(tps, timeout=10):
-            _, high = probe.get_watermark_offsets(tp, timeout=10)
-            if tp.offset >= 0:
-                seen_any = True
-                lag += max(0, high - tp.offset)
-            else:
-                lag += high
+        return probe.lag()
     finally:
         probe.close()
-    return lag if seen_any else None
 
 
 def wait_caught_up(bootstrap: str, group: str, topics: list[str], timeout: float = 180.0,
