@@ -393,6 +393,18 @@ class Throughput:
     seconds: float
     to_last_write: float  # events/s to the last output/changelog write (no commit delay)
     startup: float
+    peak_rss_mb: float  # the worker's peak resident memory (VmHWM): what k8s sizing uses
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set of a live process, MiB (Linux /proc; NaN elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return math.nan
 
 
 def scorer_throughput(run: Run, s: Settings, n: int, web_port: int) -> Throughput:
@@ -412,13 +424,15 @@ def scorer_throughput(run: Run, s: Settings, n: int, web_port: int) -> Throughpu
                     raise UsageError(f"the worker did not catch up; see {run.work}")
                 time.sleep(0.2)
             done = time.time()
+            rss = peak_rss_mb(proc.pid)
     finally:
         probe.close()
     first = edge_timestamp(run.bootstrap, outputs, last=False)
     last = edge_timestamp(run.bootstrap, outputs + changelogs, last=True)
     if first is None or last is None:
         raise UsageError("the worker wrote no output at all")
-    return Throughput(n / (done - first), done - first, n / (last - first), first - started)
+    return Throughput(n / (done - first), done - first, n / (last - first), first - started,
+                      rss)
 
 
 # --------------------------------------------------------------------------- latency
@@ -587,6 +601,7 @@ def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[floa
                               f"{tp.seconds:.2f} s, first output -> group lag 0)"),
         ("", f"to its last output/changelog write: {fmt_rate(tp.to_last_write)} (no commit wait)"),
         ("", f"worker start-up before its first output: {tp.startup:.1f} s (not counted)"),
+        ("", f"worker peak resident memory (VmHWM): {tp.peak_rss_mb:,.0f} MiB"),
         ("scorer / ceiling", ratio_text(tp.events_per_s, ceil[0])),
         ("event-to-score latency", f"p50 {fmt_ms(q[50])}, p90 {fmt_ms(q[90])}, p99 "
                                    f"{fmt_ms(q[99])}, max {fmt_ms(worst)}"),
