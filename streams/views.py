@@ -96,8 +96,10 @@ def authorized(header: str | None) -> bool:
 @app.page("/metrics")
 class MetricsView(web.View):
     async def get(self, request: web.Request) -> web.Response:
+        metrics = worker_metrics()
+        metrics.ready.set(1 if ready()[0] else 0)
         # aiohttp refuses a charset in content_type=; the full header goes in as a header.
-        return self.bytes(worker_metrics().exposition(),
+        return self.bytes(metrics.exposition(),
                           headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
