@@ -250,11 +250,15 @@ class Server:
         return body["data"]
 
     def query(self, expr: str, at: float | None = None) -> list[Sample]:
-        """Instant query (``/api/v1/query``) at ``at`` (Unix time; default now)."""
+        """Instant query (``/api/v1/query``) at ``at`` (Unix time; default now). A scalar is
+        one sample without labels; for a range vector (``x[5m]``) each series' newest value."""
         params = {"query": expr} | ({"time": repr(at)} if at is not None else {})
         data = self.api("query", **params)
         if data["resultType"] in ("scalar", "string"):
             return [Sample({}, float(data["result"][1]))]
+        if data["resultType"] == "matrix":
+            return [Sample(dict(r["metric"]), float(r["values"][-1][1]))
+                    for r in data["result"]]
         return [Sample(dict(r["metric"]), float(r["value"][1])) for r in data["result"]]
 
     def targets(self) -> list[dict[str, Any]]:
