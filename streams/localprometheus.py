@@ -351,6 +351,8 @@ def render_config(targets: Sequence[str] | Mapping[str, Sequence[str]], *,
                   job: str = DEFAULT_JOB) -> str:
     """The config :func:`start` writes: one scrape job per entry of ``targets`` (a list of
     ``host:port`` is one job named ``job``), rules evaluated at the scrape interval."""
+    if isinstance(targets, str):  # one target given bare, not a list of its characters
+        targets = [targets]
     jobs = {job: list(targets)} if not isinstance(targets, Mapping) else dict(targets)
     interval = _duration(scrape_interval)
     cfg = {
