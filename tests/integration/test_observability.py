@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -16,10 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import ScoreChange
 from schemas.outputs import LeadScore
+from streams import localprometheus
 from streams.localkafka import free_port
 from tests.integration.helpers import consume, scorer_setup, wait_caught_up, worker_process
 
 TOKEN = "s3cret-token"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _event(etype: str, lead: str, n: int, **props) -> bytes:
@@ -60,7 +63,7 @@ def wait_ready(port: int, proc, timeout: float = 120.0) -> None:
 
 def samples(port: int) -> dict[tuple[str, frozenset], float]:
     status, headers, body = get(port, "/metrics")
-    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=")
     out = {}
     for fam in text_string_to_metric_families(body.decode()):
         for s in fam.samples:
@@ -137,6 +140,36 @@ def test_metrics_count_known_traffic_and_lookup_answers(kafka, topic_prefix, tmp
         assert get(port, "/leads/nobody-here", token=TOKEN)[0] == 404
         assert get(port, "/leads/bad%01id", token=TOKEN)[0] == 400
         assert get(port, "/leads/" + "x" * 129, token=TOKEN)[0] == 400
+
+        # A real Prometheus (Debian's package, loopback) scrapes the worker with our rules.
+        rules = REPO / "deploy" / "prometheus" / "rules" / "leadscore.yml"
+        with localprometheus.start([f"127.0.0.1:{port}"], None, tmp_path / "prometheus",
+                                   rules_files=[rules]) as prom:
+            prom.wait_for_targets()
+            prom.wait_for_scrape()
+
+            def promql(expr: str) -> dict[str, float]:
+                return {",".join(f"{k}={v}" for k, v in sorted(x.labels.items())): x.value
+                        for x in prom.query(expr)}
+
+            assert promql("sum(leadscore_events_consumed_total)") == {"": 14.0}
+            assert promql('sum by (source) (leadscore_events_invalid_total)') == {
+                "source=email": 1.0, "source=website": 3.0}
+            assert promql('sum(leadscore_score_changes_total)') == {"": 5.0}
+            assert promql('sum by (instance) (up{job="leadscore"})') == {
+                f"instance=127.0.0.1:{port}": 1.0}
+            # Every rule evaluates on real worker data without an error.
+            deadline = time.monotonic() + 30
+            while True:
+                groups = prom.api("rules")["groups"]
+                rules_seen = [r for g in groups for r in g["rules"]]
+                if rules_seen and all(r.get("lastEvaluation", "").startswith("2")
+                                      and not r["lastEvaluation"].startswith("0001")
+                                      for r in rules_seen):
+                    break
+                assert time.monotonic() < deadline, "rules were never evaluated"
+                time.sleep(0.5)
+            assert [r["name"] for r in rules_seen if r["health"] != "ok"] == [], rules_seen
         assert proc.poll() is None
 
 
