@@ -473,7 +473,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         commands += shown
         print(f"worker pid {worker.pid} starting (log {log}) ...", flush=True)
         waited = wait_for_worker(spec.bootstrap, s.app_id, worker, log)
-        print(f"worker joined its consumer group in {waited:.1f} s", flush=True)
+        print(f"worker joined its consumer group in {waited:.1f} s; while it runs: "
+              f"http://{s.web_host}:{s.web_port}/metrics and "
+              f"http://{s.web_host}:{s.web_port}/leads/LEAD_ID", flush=True)
         commands.append(" ".join(simulate_command(args.leads, seed)[1:]).replace(
             "-m streams.cli", "leadscore") + " --out live.jsonl   (seed +1, +2, ... for later "
             f"populations), sorted by occurred_at, then: leadscore produce --events live.jsonl "
