@@ -161,7 +161,7 @@ def _model_command(name: str, module: str, help_: str) -> Registrar:
 
 def _registrars() -> list[Registrar]:
     """Subcommands, in --help order. Modules that own a command provide add_arguments()."""
-    from streams import demo, produce, replay
+    from streams import admin, demo, produce, replay
 
     return [
         demo.add_arguments,
@@ -172,6 +172,7 @@ def _registrars() -> list[Registrar]:
         replay.add_arguments,
         _model_command("simulate", "models.simulate",
                        "write realistic synthetic event history (JSON lines)"),
+        admin.add_arguments,
         _model_command("train", "models.train",
                        "train, calibrate and save a model artifact from an event file"),
         _add_worker,
@@ -219,6 +220,17 @@ def positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {text}")
     return value
 

@@ -37,6 +37,7 @@ import orjson
 from models.errors import UsageError
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams import liveview, localkafka
+from streams.admin import create_topics
 from streams.procs import stop
 from streams.produce import Routed, route_lines
 from streams.settings import Settings, get_settings
@@ -99,25 +100,6 @@ def ensure_model(s: Settings, fresh: bool) -> tuple[Path, float | None]:
     secs = time.monotonic() - t0
     print(f"model trained in {secs:.0f} s: {folder}", flush=True)
     return folder, secs
-
-
-def create_topics(bootstrap: str, s: Settings) -> None:
-    """Inputs, handoff and outputs with the configured partitions (existing ones are kept);
-    score changes compacted, as the contract says."""
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    n = s.topic_partitions
-    plain = [*s.input_topics, s.topic_handoff, s.topic_alerts, s.topic_deadletter]
-    topics = [NewTopic(t, n, 1) for t in plain]
-    topics.append(NewTopic(s.topic_changes, n, 1, config={"cleanup.policy": "compact"}))
-    for name, fut in admin.create_topics(topics, request_timeout=30).items():
-        try:
-            fut.result(timeout=30)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise UsageError(f"cannot create topic {name}: {exc.args[0].str()}") from None
 
 
 def start_worker(bootstrap: str, model: Path, s: Settings) -> tuple[subprocess.Popen[bytes],

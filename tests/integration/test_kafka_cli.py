@@ -62,3 +62,27 @@ def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path, mon
     localkafka._render_config(spec)
     localkafka._format_storage(spec, localkafka.find_java(), localkafka._classpath(libs))
     assert "cluster.id=-abcdefghijklmnopqrstu" in (spec.data_dir / "meta.properties").read_text()
+
+
+def test_topics_create_makes_what_is_missing_and_keeps_what_exists(kafka, topic_prefix):
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    names = {k: f"{topic_prefix}.{k}" for k in ("website", "email", "product", "profile",
+                                                 "outcomes", "handoff", "changes", "alerts",
+                                                 "deadletter")}
+    env = {**os.environ, "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+           "LEADSCORE_TOPIC_PARTITIONS": "3",
+           **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()}}
+    first = _cli(["topics", "create"], env)
+    assert first.returncode == 0, first.stderr
+    assert "created 9" in first.stdout
+    again = _cli(["topics", "create"], env)
+    assert again.returncode == 0 and "created 0, 9 already there" in again.stdout
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    md = admin.list_topics(timeout=10).topics
+    assert all(len(md[t].partitions) == 3 for t in names.values())
+    res = ConfigResource(ConfigResource.Type.TOPIC, names["changes"])
+    config = admin.describe_configs([res])[res].result(timeout=10)
+    assert config["cleanup.policy"].value == "compact"
+    bad = _cli(["topics", "create", "--replication-factor", "x"], env)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
