@@ -10,6 +10,7 @@ import importlib.util
 import itertools
 import json
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -219,6 +220,27 @@ def test_counters_are_rated_and_histograms_summed_by_le(dashboard: dict[str, Any
                     f"counter {name} used without rate()/increase(): {e}")
         if "histogram_quantile" in e:
             assert re.search(r"histogram_quantile\([\d.]+, sum by \(le\) \(rate\(", e), e
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None,
+                    reason="promtool not installed (Debian: apt-get install prometheus)")
+def test_queries_parse_in_prometheus(tmp_path: Path, render: ModuleType,
+                                     dashboard: dict[str, Any]) -> None:
+    """Prometheus's own parser, through `promtool check rules` on the substituted queries."""
+    window = render.Window(END - 3600, END, 15.0)
+    variables = render.template_values(dashboard, {})
+    lines = ["groups:", "  - name: dashboard", "    rules:"]
+    for p in data_panels(dashboard):
+        built = render.builtin_variables(window, p["gridPos"]["w"] * render.COL_PX)
+        for t in p["targets"]:
+            lines.append(f"      - record: panel{p['id']}_{t['refId']}")
+            lines.append("        expr: " + json.dumps(render.substitute(t["expr"],
+                                                                        {**variables, **built})))
+    rules = tmp_path / "rules.yml"
+    rules.write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # ------------------------------------------------------------------ provisioning
