@@ -49,7 +49,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import PowerNorm  # noqa: E402
+from matplotlib.colors import Colormap, LinearSegmentedColormap, PowerNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -79,6 +79,13 @@ PALETTE = ["#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#B
 NAMED_COLORS = {"red": "#E02F44", "orange": "#FF780A", "yellow": "#F2CC0C",
                 "green": "#56A64B", "blue": "#3274D9", "purple": "#A352CC",
                 "dark-orange": "#E55400", "text": TEXT}
+
+# Grafana's "continuous-*" colour modes (by value from min to max).
+CONTINUOUS = {"continuous-BlYlRd": ("blue", "yellow", "red"),
+              "continuous-GrYlRd": ("green", "yellow", "red"),
+              "continuous-RdYlGr": ("red", "yellow", "green"),
+              "continuous-BlPu": ("blue", "purple"),
+              "continuous-YlRd": ("yellow", "red")}
 
 TITLE_PT = 10
 SMALL_PT = 8
@@ -461,6 +468,16 @@ def series_styles(panel: dict[str, Any], series: Sequence[Series]) -> list[Style
     return styles
 
 
+def value_colormap(defaults: dict[str, Any]) -> Colormap:
+    """The colour of a value in a bar gauge: a continuous-* mode, else the base colour."""
+    mode = defaults.get("color", {}).get("mode", "")
+    names = CONTINUOUS.get(mode)
+    if names is None:
+        fixed = defaults.get("color", {}).get("fixedColor") or PALETTE[0]
+        names = (fixed, fixed)
+    return LinearSegmentedColormap.from_list(mode or "fixed", [resolve_color(n) for n in names])
+
+
 def threshold_color(defaults: dict[str, Any], v: float | None) -> str:
     steps = defaults.get("thresholds", {}).get("steps", [])
     color = TEXT
@@ -669,7 +686,7 @@ def draw_bargauge(cv: Canvas, box: Box, data: PanelData) -> None:
     bar_w = inner.width - label_w - value_w
     row_h = inner.height / len(items)
     bar_h = max(3.0, min(row_h * 0.75, 30.0))
-    cmap = plt.get_cmap("RdYlBu_r")
+    cmap = value_colormap(defaults)
     for i, (name, v) in enumerate(items):
         y = inner.top + i * row_h + (row_h - bar_h) / 2
         cv.text(inner.left, y + bar_h / 2, cv.fit(name, label_w - 6), fontsize=SMALL_PT,
@@ -677,7 +694,7 @@ def draw_bargauge(cv: Canvas, box: Box, data: PanelData) -> None:
         cv.rect(Box(bar_left, y, bar_w, bar_h), facecolor="#f0f0f0", edgecolor="none")
         if v is not None and not math.isnan(v):
             frac = min(max((v - vmin) / span, 0.0), 1.0)
-            color = cmap(0.15 + 0.85 * frac)
+            color = cmap(frac)
             if frac > 0:
                 cv.rect(Box(bar_left, y, bar_w * frac, bar_h), facecolor=color,
                         edgecolor="none")
