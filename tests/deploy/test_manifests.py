@@ -25,16 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # Compiling the validator from cold caches takes minutes on a small machine.
 pytestmark = pytest.mark.timeout(1200)
 
-# Bind-mounted by docker-compose.yml but written on other branches (the Prometheus config
-# and rules; the Grafana provisioning and dashboards). Until those are merged the validator
-# is told they may be absent; once a path exists it is checked like any other. Delete this
-# list after the merge.
-PROVIDED_BY_OTHER_BRANCHES = [
-    "deploy/prometheus",
-    "deploy/grafana/provisioning",
-    "deploy/grafana/dashboards",
-]
-
 DEPLOY_FILES = [
     ROOT / "Dockerfile",
     ROOT / "docker-compose.yml",
@@ -42,14 +32,6 @@ DEPLOY_FILES = [
     *sorted((ROOT / "deploy" / "k8s").glob("*.yaml")),
     *sorted((ROOT / "deploy" / "k8s").glob("*Dockerfile")),
 ]
-
-
-def _allow_missing() -> list[str]:
-    args: list[str] = []
-    for path in PROVIDED_BY_OTHER_BRANCHES:
-        if not (ROOT / path).exists():
-            args += ["-allow-missing", path]
-    return args
 
 
 def _go() -> str:
@@ -63,7 +45,7 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One `go run ./deploy/validate` on the repository: its result and JSON summary."""
     summary = tmp_path_factory.mktemp("validate") / "summary.json"
     proc = subprocess.run(
-        [_go(), "run", "./deploy/validate", "-summary", str(summary), *_allow_missing()],
+        [_go(), "run", "./deploy/validate", "-summary", str(summary)],
         cwd=ROOT, capture_output=True, text=True, timeout=1100,
     )
     return {"proc": proc, "summary": json.loads(summary.read_text()) if summary.exists()
@@ -125,7 +107,7 @@ def _broken_compose_copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_validator_rejects_a_broken_manifest(validator: Path, tmp_path: Path, file: str,
                                              old: str, new: str, expected: str) -> None:
     k8s = _broken_k8s_copy(tmp_path, file, old, new)
-    proc = subprocess.run([str(validator), "-k8s", str(k8s), *_allow_missing()], cwd=ROOT,
+    proc = subprocess.run([str(validator), "-k8s", str(k8s)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert expected in proc.stderr
@@ -148,7 +130,7 @@ def test_validator_rejects_a_broken_manifest(validator: Path, tmp_path: Path, fi
 def test_validator_rejects_a_broken_compose_file(validator: Path, tmp_path: Path, old: str,
                                                  new: str, expected: str) -> None:
     compose = _broken_compose_copy(tmp_path, old, new)
-    proc = subprocess.run([str(validator), "-compose", str(compose), *_allow_missing()],
+    proc = subprocess.run([str(validator), "-compose", str(compose)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert expected in proc.stderr
