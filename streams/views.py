@@ -70,16 +70,25 @@ def owner_url(lead_id: str) -> str | None:
 
 
 def consumer_lag() -> Iterator[tuple[str, int, int]]:
-    """(topic, partition, lag) for each partition assigned to this worker's consumer: high
-    watermark minus the committed offset (Faust keeps the next offset to read)."""
+    """(topic, partition, lag) for each input or handoff partition assigned to this worker:
+    high watermark minus the committed offset (Faust keeps the next offset to read), or the
+    read position before the first commit (the whole partition before the first read).
+    Changelog partitions are left out: Faust reads them for standby tables and never commits
+    them, so a "lag" there would only be noise."""
     consumer = app.consumer
+    mine = {*settings.input_topics, settings.topic_handoff}
     committed = getattr(consumer, "_committed_offset", {})
+    read = getattr(consumer, "_read_offset", {})
     for tp in sorted(consumer.assignment()):
+        if tp.topic not in mine:
+            continue
         high = consumer.highwater(tp)
         if high is None:
             continue
         done = committed.get(tp)
-        yield tp.topic, tp.partition, max(0, int(high) - int(done or 0))
+        if done is None:  # nothing committed yet: from the read position, or all of it
+            done = read[tp] + 1 if read.get(tp) is not None else 0
+        yield tp.topic, tp.partition, max(0, int(high) - int(done))
 
 
 worker_metrics().registry.register(ConsumerCollector(consumer_lag))

@@ -120,7 +120,11 @@ def test_metrics_count_known_traffic_and_lookup_answers(kafka, topic_prefix, tmp
         assert total(found, "leadscore_last_event_timestamp_seconds", source="email") > 0
         version = ScoreChange.from_bytes(changes[0].value()).model_version
         assert total(found, "leadscore_model_info", version=version) == 1
-        assert total(found, "leadscore_consumer_lag_messages", topic=names["website"]) == 0
+        lag = {(dict(ls)["topic"], dict(ls)["partition"]): v for (n, ls), v in found.items()
+               if n == "leadscore_consumer_lag_messages"}
+        assert {p for t, p in lag if t == names["website"]} == {"0", "1", "2", "3"}
+        assert set(lag.values()) == {0.0}, lag
+        assert not [t for t, _ in lag if "changelog" in t], "standby changelogs are not lag"
         assert total(found, "leadscore_ready") == 1
         # Bounded labels: no lead id anywhere in the exposition.
         assert not any("lead-" in v for _, ls in found for _, v in ls)
