@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faust
 
+from streams.recovery import SeekFirstTableManager
 from streams.settings import get_settings
 
 settings = get_settings()
@@ -36,6 +37,8 @@ app = faust.App(
     broker_heartbeat_interval=3.0,
     consumer_auto_offset_reset="earliest",
     autodiscover=False,
+    # A restarted worker seeks its inputs before fetching them (streams/recovery.py).
+    TableManager=SeekFirstTableManager,
 )
 
 
