@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faust
 
+from streams.changelog import AckedTable
 from streams.recovery import SeekFirstTableManager
 from streams.settings import get_settings
 
@@ -37,7 +38,9 @@ app = faust.App(
     broker_heartbeat_interval=3.0,
     consumer_auto_offset_reset="earliest",
     autodiscover=False,
-    # A restarted worker seeks its inputs before fetching them (streams/recovery.py).
+    # The agent waits for each batch's changelog records (streams/changelog.py), and a
+    # restarted worker seeks its inputs before fetching them (streams/recovery.py).
+    Table=AckedTable,
     TableManager=SeekFirstTableManager,
 )
 
