@@ -32,3 +32,7 @@ aliases = cast(AckedTable, app.Table(
     options=_rocks,
 ))
 
+
+def changelog_topic_names() -> list[str]:
+    """The tables' changelog topics (``<app id>-<table>-changelog``)."""
+    return [t.changelog_topic.get_topic_name() for t in (leads, aliases)]
