@@ -157,9 +157,6 @@ def test_two_workers_share_partitions_and_a_leaving_one_loses_nothing(
     assert_parity(kafka_scores, replay_scores)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, issue 5 open: in about 1 of 3 runs the end state after kill -9 differs from "
-    "replay (max probability difference 0.008-0.08); it runs every time so it is seen"))
 def test_kill_9_under_load_then_restart_equals_replay_and_keeps_every_alert(
         kafka, topic_prefix, tmp_path, small_model, history):
     s = Setup(kafka, topic_prefix, small_model, tmp_path)
