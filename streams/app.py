@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import faust
 
+from streams.changelog import AckedTable
+from streams.recovery import SeekFirstTableManager
 from streams.settings import get_settings
 
 settings = get_settings()
@@ -37,6 +39,10 @@ app = faust.App(
     broker_heartbeat_interval=3.0,
     consumer_auto_offset_reset="earliest",
     autodiscover=False,
+    # The agent waits for each batch's changelog records (streams/changelog.py), and a
+    # restarted worker seeks its inputs before fetching them (streams/recovery.py).
+    Table=AckedTable,
+    TableManager=SeekFirstTableManager,
 )
 
 

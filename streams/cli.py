@@ -119,6 +119,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # Load the model now: a missing or incompatible artifact is a one-line error at start,
     # not an agent crash-looping inside a running worker.
     lead_events.processor()
+    from streams import tables
+    from streams.changelog import create_changelog_topics
+
+    # Before the consumer joins the group, so its first metadata has them (streams/changelog.py).
+    create_changelog_topics(s.kafka_bootstrap, tables.changelog_topic_names(),
+                            s.topic_partitions, app.conf.topic_replication_factor)
     sys.argv = ["leadscore", "worker", "-l", s.log_level,
                 "--web-host", s.web_host, "--web-port", str(s.web_port)]
     app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself

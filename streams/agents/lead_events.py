@@ -5,9 +5,12 @@ message); scaling is by partitions across workers.
 
 Delivery: at-least-once with idempotent state. For each batch the outputs (score changes,
 alerts, dead letters, handoffs) are sent and ACKNOWLEDGED by the broker before the table
-records are written, and offsets are committed only after that. A crash anywhere therefore
-either re-processes the batch from the old state (same outputs again, same idempotency keys)
-or finds the events already folded (their ids live in the state) and changes nothing.
+records are written, and the batch is acknowledged to Faust (so its offsets can be committed)
+only once the broker has also acknowledged the tables' changelog records. A crash anywhere
+therefore either re-processes the batch from the old state (same outputs again, same
+idempotency keys) or finds the events already folded (their ids live in the state) and
+changes nothing. An exception in the agent exits the worker instead of letting Faust restart
+the agent, which would acknowledge the batch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from faust.streams import _current_event
@@ -24,7 +28,7 @@ from faust.streams import _current_event
 from streams import tables, topics
 from streams.app import app, settings
 from streams.metrics import worker_metrics
-from streams.processing import Message, Processor
+from streams.processing import BatchResult, Message, Processor
 from streams.runtime import build_processor
 
 _processor: Processor | None = None
@@ -79,12 +83,36 @@ async def score_lead_events(stream):
             log.critical("batch processing failed; exiting so the batch is redone",
                          exc_info=True)
             os._exit(70)
-        pending = []
-        for out in result.outputs:
-            fut = await topics.by_name[out.topic].send(key=out.key, value=out.value)
-            pending.append(fut)
-        if pending:
-            await asyncio.gather(*pending)  # acknowledged before state moves on
+        try:
+            await deliver(result, make_current)
+        except Exception:
+            # Same reason: Faust would acknowledge the batch of a crashed agent (the take
+            # buffer acks it, the crash handler commits), so a failed send or table write would
+            # lose the batch's events.
+            log.critical("batch delivery failed; exiting so the batch is redone", exc_info=True)
+            os._exit(70)
+        # Counted once delivered: a batch redone after a crash is counted again, like any
+        # at-least-once consumer's metrics (the state itself is not).
+        record_times = [e.message.timestamp or 0.0 for e in events]
+        metrics.record_batch(result, sources, record_times, len(events),
+                             time.perf_counter() - started, acked_at=time.time())
+        metrics.record_seen(sources, (m.topic for m in messages), record_times)
+
+
+async def deliver(result: BatchResult, make_current: Callable[[int], None]) -> None:
+    """Send the outputs, wait for the broker, write the tables, wait for their changelog.
+
+    Only after this returns does the agent ask ``take_events`` for the next batch, which
+    acknowledges this one to Faust; Faust commits acknowledged offsets only. So everything a
+    batch changed is in Kafka before its offsets can be committed.
+    """
+    pending = []
+    for out in result.outputs:
+        fut = await topics.by_name[out.topic].send(key=out.key, value=out.value)
+        pending.append(fut)
+    if pending:
+        await asyncio.gather(*pending)  # acknowledged before state moves on
+    try:
         for w in result.writes:
             make_current(w.source)
             table = tables.leads if w.table == "leads" else tables.aliases
@@ -92,10 +120,7 @@ async def score_lead_events(stream):
                 table.pop(w.key, None)
             else:
                 table[w.key] = w.value
+    finally:
         _current_event.set(None)
-        # Counted after the writes: a batch redone after a crash is counted again, like any
-        # at-least-once consumer's metrics (the state itself is not).
-        record_times = [e.message.timestamp or 0.0 for e in events]
-        metrics.record_batch(result, sources, record_times, len(events),
-                             time.perf_counter() - started, acked_at=time.time())
-        metrics.record_seen(sources, (m.topic for m in messages), record_times)
+    # Faust's own commit does not wait for these (streams/changelog.py).
+    await asyncio.gather(tables.leads.changelog_acked(), tables.aliases.changelog_acked())

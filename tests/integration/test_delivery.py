@@ -117,7 +117,11 @@ def assert_no_alert_lost(table: dict[str, bytes], alerts: list[dict]) -> None:
         for kind, at in (("spike", st.last_spike_at), ("decline", st.last_decline_at)):
             if at is not None:
                 stamp = datetime.fromtimestamp(at, UTC)
-                assert any(a["kind"] == kind for a in mine), (key, kind, stamp)
+                # A rise that enters Hot is paged once, by entered_tier, though the state
+                # records it as the last spike too (streams/alerting.py).
+                assert any(a["kind"] == kind or (kind == "spike" and a["kind"] == "entered_tier"
+                                                 and a["to_score"] == st.spike_score)
+                           for a in mine), (key, kind, stamp)
 
 
 def test_kafka_end_state_equals_replay(kafka, topic_prefix, tmp_path, small_model, history):
@@ -153,9 +157,6 @@ def test_two_workers_share_partitions_and_a_leaving_one_loses_nothing(
     assert_parity(kafka_scores, replay_scores)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, issue 5 open: in about 1 of 3 runs the end state after kill -9 differs from "
-    "replay (max probability difference 0.008-0.08); it runs every time so it is seen"))
 def test_kill_9_under_load_then_restart_equals_replay_and_keeps_every_alert(
         kafka, topic_prefix, tmp_path, small_model, history):
     s = Setup(kafka, topic_prefix, small_model, tmp_path)
