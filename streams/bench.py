@@ -629,24 +629,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-        return value
-
-    return parse
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    from streams.cli import positive_float, positive_int
+
     p = _Parser(prog="python -m streams.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--events", type=_positive(int), default=50_000, metavar="N",
+    p.add_argument("--events", type=positive_int, default=50_000, metavar="N",
                    help="events for the throughput phases (default: 50,000)")
-    p.add_argument("--leads", type=_positive(int), default=15_000, metavar="N",
+    p.add_argument("--leads", type=positive_int, default=15_000, metavar="N",
                    help="leads per simulated population over 2 days (about 3.7 events each); "
                    "more populations are added until there are --events (default: 15,000)")
     p.add_argument("--model", default=os.environ.get("LEADSCORE_MODEL_DIR"), metavar="DIR",
@@ -654,11 +643,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--bootstrap", default=os.environ.get("LEADSCORE_KAFKA_BOOTSTRAP"),
                    metavar="HOST:PORT", help="broker to use if it answers (default: "
                    "$LEADSCORE_KAFKA_BOOTSTRAP; else a local one is started on free ports)")
-    p.add_argument("--partitions", type=_positive(int), default=4, metavar="N",
+    p.add_argument("--partitions", type=positive_int, default=4, metavar="N",
                    help="partitions of every bench topic (default: 4)")
-    p.add_argument("--rate", type=_positive(float), default=200.0, metavar="N",
+    p.add_argument("--rate", type=positive_float, default=200.0, metavar="N",
                    help="latency phase: events per second (default: 200)")
-    p.add_argument("--seconds", type=_positive(float), default=20.0, metavar="S",
+    p.add_argument("--seconds", type=positive_float, default=20.0, metavar="S",
                    help="latency phase: how long to send (default: 20)")
     return p.parse_args(argv)
 
