@@ -7,10 +7,8 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,16 +18,10 @@ from schemas.outputs import LeadScore
 from streams import localprometheus
 from streams.localkafka import free_port
 from tests.integration.helpers import consume, scorer_setup, wait_caught_up, worker_process
+from tests.integration.test_worker_roundtrip import _event
 
 TOKEN = "s3cret-token"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _event(etype: str, lead: str, n: int, **props) -> bytes:
-    at = datetime.now(UTC) - timedelta(hours=3) + timedelta(minutes=n)
-    return orjson.dumps({"event_id": f"{lead}-{n}", "type": etype, "occurred_at": at.isoformat(),
-                         "lead_id": lead, "source": "test", "schema_version": 2,
-                         "properties": props})
 
 
 def _pricing(lead: str, n: int) -> bytes:
