@@ -44,7 +44,7 @@ func (h *warningHook) Fire(e *logrus.Entry) error {
 	return nil
 }
 
-func checkCompose(file, root string, allowMissing []string, errs *problems) ComposeSummary {
+func checkCompose(file, root string, errs *problems) ComposeSummary {
 	sum := ComposeSummary{Services: map[string]ComposeService{}}
 	hook := &warningHook{}
 	logrus.AddHook(hook)
@@ -73,10 +73,6 @@ func checkCompose(file, root string, allowMissing []string, errs *problems) Comp
 		return sum
 	}
 
-	allowed := map[string]bool{}
-	for _, p := range allowMissing {
-		allowed[filepath.Clean(filepath.Join(root, p))] = true
-	}
 	names := project.ServiceNames()
 	sort.Strings(names)
 	for _, name := range names {
@@ -88,19 +84,18 @@ func checkCompose(file, root string, allowMissing []string, errs *problems) Comp
 
 		if svc.Build != nil {
 			ctxDir := svc.Build.Context
-			mustExistInRepo(root, ctxDir, "service "+name+": build context", nil, errs)
+			mustExistInRepo(root, ctxDir, "service "+name+": build context", errs)
 			df := svc.Build.Dockerfile
 			if df != "" && !filepath.IsAbs(df) {
 				df = filepath.Join(ctxDir, df)
 			}
 			if df != "" {
-				mustExistInRepo(root, df, "service "+name+": Dockerfile", nil, errs)
+				mustExistInRepo(root, df, "service "+name+": Dockerfile", errs)
 			}
 		}
 		for _, v := range svc.Volumes {
 			if v.Type == types.VolumeTypeBind {
-				mustExistInRepo(root, v.Source, "service "+name+": bind mount "+v.Target,
-					allowed, errs)
+				mustExistInRepo(root, v.Source, "service "+name+": bind mount "+v.Target, errs)
 			}
 		}
 		for _, p := range svc.Ports {
@@ -136,8 +131,8 @@ func checkCompose(file, root string, allowMissing []string, errs *problems) Comp
 }
 
 // mustExistInRepo: path (absolute, resolved by the loader) is inside the repository and
-// exists, unless it is one of the allowed missing paths.
-func mustExistInRepo(root, path, what string, allowed map[string]bool, errs *problems) {
+// exists.
+func mustExistInRepo(root, path, what string, errs *problems) {
 	clean := filepath.Clean(path)
 	r, err := filepath.Rel(root, clean)
 	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
@@ -145,9 +140,6 @@ func mustExistInRepo(root, path, what string, allowed map[string]bool, errs *pro
 		return
 	}
 	if _, err := os.Stat(clean); err != nil {
-		if allowed[clean] {
-			return
-		}
 		errs.add("compose: %s: %s does not exist in the repository", what, r)
 	}
 }

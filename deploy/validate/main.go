@@ -27,11 +27,6 @@ import (
 	"strings"
 )
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 // Summary is the part of the checked files that tests compare with the worker's settings.
 type Summary struct {
 	Compose ComposeSummary `json:"compose"`
@@ -48,9 +43,6 @@ func main() {
 	compose := flag.String("compose", "", "compose file (default: REPO/docker-compose.yml)")
 	k8sDir := flag.String("k8s", "", "manifest directory (default: REPO/deploy/k8s)")
 	summary := flag.String("summary", "", "write a JSON summary of the checked files here")
-	var allowMissing listFlag
-	flag.Var(&allowMissing, "allow-missing", "a bind-mounted path (relative to REPO) that may "+
-		"be absent, because another branch provides it (repeatable)")
 	flag.Parse()
 
 	root, err := filepath.Abs(*repo)
@@ -66,7 +58,7 @@ func main() {
 
 	var errs problems
 	var out Summary
-	out.Compose = checkCompose(*compose, root, allowMissing, &errs)
+	out.Compose = checkCompose(*compose, root, &errs)
 	out.K8s = checkK8s(*k8sDir, &errs)
 
 	if *summary != "" {
