@@ -23,6 +23,7 @@ import aiohttp
 import orjson
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from yarl import URL
 
 from streams import tables
 from streams.agents.lead_events import processor
@@ -53,8 +54,6 @@ def ready() -> tuple[bool, str]:
 
 
 def _ident(url: str) -> tuple[str, int]:
-    from yarl import URL
-
     u = URL(url)
     return (u.host or "", int(u.port or 80))
 
