@@ -16,7 +16,11 @@ import orjson
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas import email, outcome, product, profile, website
+import schemas.email as email
+import schemas.outcome as outcome
+import schemas.product as product
+import schemas.profile as profile
+import schemas.website as website
 from schemas.envelope import (
     CURRENT_SCHEMA_VERSION,
     MAX_SOURCE_LENGTH,

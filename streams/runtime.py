@@ -1,4 +1,4 @@
-"""Builds the :class:`~streams.processing.Processor` from settings (used by the worker and by
+"""Builds the :class:`~streams.core.processing.Processor` from settings (used by the worker and by
 ``leadscore replay``), so both run with the same model, rules and topic names."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from models.artifact import load
-from streams.alerting import AlertPolicy
-from streams.processing import Policy, Processor, TopicNames
+from streams.core.alerting import AlertPolicy
+from streams.core.processing import Policy, Processor, TopicNames
+from streams.core.significance import parse_rule
 from streams.settings import Settings
-from streams.significance import parse_rule
 
 
 def policy_from(settings: Settings, partitions: int | None) -> Policy:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.significance import DEFAULT_SIGNIFICANT
+from streams.core.significance import DEFAULT_SIGNIFICANT
 
 
 def _default_cache_dir() -> Path:

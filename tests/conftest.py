@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import localkafka
+from streams.local import kafka as localkafka
 from streams.settings import Settings
 
 

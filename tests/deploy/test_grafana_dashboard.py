@@ -1,6 +1,6 @@
 """The Grafana dashboard, its provisioning files and the stand-in renderer (deploy/grafana).
 
-No broker needed: metric names are checked against a fresh ``streams.metrics.Metrics()``
+No broker needed: metric names are checked against a fresh ``streams.worker.metrics.Metrics()``
 exposition, and the renderer runs against a fake ``/api/v1/query_range`` (fake_prometheus).
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from streams import localprometheus
-from streams.metrics import ConsumerCollector, Metrics
+from streams.local import prometheus as localprometheus
+from streams.worker.metrics import ConsumerCollector, Metrics
 from tests.deploy.fake_prometheus import FakePrometheus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def test_panels_fit_the_24_column_grid_without_overlapping(dashboard: dict[str, 
         assert not overlap, f"{ta!r} overlaps {tb!r}"
 
 
-# ------------------------------------------------------------------ PromQL vs streams/metrics.py
+# ------------------------------------------------------------- PromQL vs streams/worker/metrics.py
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
              "or", "unless", "offset", "inf", "nan"}
 
@@ -156,7 +156,7 @@ def test_every_metric_in_the_dashboard_is_exposed_by_a_worker(
     used = set().union(*(metric_names(e) for e in exprs(dashboard)))
     assert used, "no metric names found in the dashboard"
     missing = sorted(used - exposed)
-    assert not missing, f"not in streams.metrics exposition: {missing}"
+    assert not missing, f"not in streams.worker.metrics exposition: {missing}"
     # and the dashboard covers what the brief asks for
     for name in ("leadscore_events_consumed_total", "leadscore_event_to_score_seconds_bucket",
                  "leadscore_batch_processing_seconds_bucket", "leadscore_score_points_bucket",
@@ -236,7 +236,7 @@ def test_queries_parse_in_prometheus(tmp_path: Path, render: ModuleType,
                                                                         {**variables, **built})))
     rules = tmp_path / "rules.yml"
     rules.write_text("\n".join(lines) + "\n")
-    # Debian's promtool, fetched by the project (streams.localprometheus), never skipped.
+    # Debian's promtool, fetched by the project (streams.local.prometheus), never skipped.
     promtool = str(localprometheus.fetch().promtool)
     proc = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True,
                           text=True, timeout=60)

@@ -1,9 +1,9 @@
 """deploy/prometheus against real Prometheus binaries (Debian's package, fetched into the cache
-by streams.localprometheus; a failed fetch fails these tests, it never skips them).
+by streams.local.prometheus; a failed fetch fails these tests, it never skips them).
 
 - promtool accepts the config and the rules, and the rule unit tests pass;
 - every alert is shaped the same way and has a firing and a non-firing unit test;
-- every metric the rules use exists in the worker's exposition (streams.metrics);
+- every metric the rules use exists in the worker's exposition (streams.worker.metrics);
 - a real Prometheus server on loopback scrapes a worker's registry with known counts, and the
   HTTP API returns those numbers, the recording rules' results and the pending alerts.
 """
@@ -21,9 +21,9 @@ import yaml
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import localprometheus
-from streams.localkafka import port_in_use
-from streams.metrics import ConsumerCollector, Metrics
+from streams.local import prometheus as localprometheus
+from streams.local.kafka import port_in_use
+from streams.worker.metrics import ConsumerCollector, Metrics
 
 DEPLOY = localprometheus.DEPLOY_DIR
 RULES = sorted((DEPLOY / "rules").glob("*.yml"))

@@ -13,9 +13,9 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.lag import LagProbe
-from streams.localkafka import die_with_parent, free_port
-from streams.procs import run_worker
+from streams.local.kafka import die_with_parent, free_port
+from streams.local.lag import LagProbe
+from streams.local.procs import run_worker
 
 
 @cache

@@ -7,10 +7,10 @@ from confluent_kafka import Producer
 
 from models.artifact import load
 from schemas import Alert
-from streams.alerting import AlertPolicy
-from streams.processing import Message, Policy, Processor
-from streams.record import LeadRecord
-from streams.replay import MemoryTables, run
+from streams.commands.replay import MemoryTables, run
+from streams.core.alerting import AlertPolicy
+from streams.core.processing import Message, Policy, Processor
+from streams.core.record import LeadRecord
 from tests.integration.helpers import consume, scorer_setup, worker_process
 from tests.integration.test_worker_roundtrip import _event
 

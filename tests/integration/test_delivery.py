@@ -16,9 +16,9 @@ import pytest
 
 from models.simulate import run as simulate
 from schemas import Event, parse_event
-from streams.alerting import AlertState
-from streams.record import LEAD, LeadRecord
-from streams.replay import final_scores, messages_from_lines, run
+from streams.commands.replay import final_scores, messages_from_lines, run
+from streams.core.alerting import AlertState
+from streams.core.record import LEAD, LeadRecord
 from streams.runtime import build_processor
 from streams.settings import Settings
 from tests.integration.helpers import (
@@ -118,7 +118,7 @@ def assert_no_alert_lost(table: dict[str, bytes], alerts: list[dict]) -> None:
             if at is not None:
                 stamp = datetime.fromtimestamp(at, UTC)
                 # A rise that enters Hot is paged once, by entered_tier, though the state
-                # records it as the last spike too (streams/alerting.py).
+                # records it as the last spike too (streams/core/alerting.py).
                 assert any(a["kind"] == kind or (kind == "spike" and a["kind"] == "entered_tier"
                                                  and a["to_score"] == st.spike_score)
                            for a in mine), (key, kind, stamp)

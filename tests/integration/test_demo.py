@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from streams import localkafka
+from streams.local import kafka as localkafka
 
 
 def test_demo_streams_scores_reports_latency_and_leaves_a_foreign_broker_running(

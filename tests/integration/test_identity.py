@@ -7,9 +7,9 @@ from confluent_kafka import Producer
 
 from models.artifact import load
 from schemas import ScoreChange
-from streams.processing import Message, Policy, Processor
-from streams.record import LeadRecord
-from streams.replay import run
+from streams.commands.replay import run
+from streams.core.processing import Message, Policy, Processor
+from streams.core.record import LeadRecord
 from tests.integration.helpers import (
     consume,
     read_table,

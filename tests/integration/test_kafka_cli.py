@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from streams.localkafka import free_port
+from streams.local.kafka import free_port
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -52,7 +52,7 @@ def test_start_on_a_port_taken_by_something_else_fails_with_one_line(tmp_path):
 
 def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path, monkeypatch):
     """Random ids are URL-safe base64: 1 in 64 starts with '-' (a CI failure once)."""
-    from streams import localkafka
+    from streams.local import kafka as localkafka
     from streams.settings import Settings
 
     spec = localkafka.BrokerSpec(port=free_port(), controller_port=free_port(),

@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import ScoreChange
 from schemas.outputs import LeadScore
-from streams import localprometheus
-from streams.localkafka import free_port
+from streams.local import prometheus as localprometheus
+from streams.local.kafka import free_port
 from tests.integration.helpers import consume, scorer_setup, wait_caught_up, worker_process
 from tests.integration.test_worker_roundtrip import _event
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.alerting import DAY, MAX_HISTORY, AlertPolicy, AlertState, evaluate
+from streams.core.alerting import DAY, MAX_HISTORY, AlertPolicy, AlertState, evaluate
 
 H = 3600.0
 DEFAULT = AlertPolicy()

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from streams.bench import fmt_ms, fmt_rate, parse_args, percentile, ratio_text, render_table
+from streams.bench.main import parse_args
+from streams.bench.report import fmt_ms, fmt_rate, percentile, ratio_text, render_table
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from streams import localkafka
 from streams.cli import build_parser, main
+from streams.local import kafka as localkafka
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

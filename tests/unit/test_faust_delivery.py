@@ -9,8 +9,8 @@ from unittest.mock import MagicMock
 import faust
 import pytest
 
-from streams.changelog import AckedTable
-from streams.recovery import SeekFirstRecovery
+from streams.worker.changelog import AckedTable
+from streams.worker.recovery import SeekFirstRecovery
 
 
 def test_recovery_stops_the_flow_and_seeks_every_input_before_resuming_them():

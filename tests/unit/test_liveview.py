@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas import Alert, Factor, ScoreChange
-from streams.liveview import (
+from streams.commands.liveview import (
     Board,
     Summary,
     percentile,

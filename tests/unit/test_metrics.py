@@ -8,12 +8,12 @@ import pytest
 from models.artifact import load
 from models.state import T
 from schemas import ScoreChange
-from streams.lookup import lead_score, valid_lead_id
-from streams.metrics import ConsumerCollector, Metrics
-from streams.percentile import ScoreHistogram
-from streams.record import LeadRecord
-from streams.replay import MemoryTables, run
-from streams.tablescan import scan
+from streams.commands.replay import MemoryTables, run
+from streams.core.lookup import lead_score, valid_lead_id
+from streams.core.percentile import ScoreHistogram
+from streams.core.record import LeadRecord
+from streams.core.tablescan import scan
+from streams.worker.metrics import ConsumerCollector, Metrics
 from tests.unit.test_processing import NOW, TOPICS, event, msg, pricing, processor
 
 SOURCES = {"events.website": "website", "events.email": "email"}

@@ -12,10 +12,10 @@ import pytest
 from models.artifact import load
 from models.state import T
 from schemas import Alert, DeadLetterRecord, ScoreChange
-from streams.alerting import AlertPolicy
-from streams.processing import Message, Policy, Processor, TopicNames, due_for_rescore
-from streams.record import LeadRecord
-from streams.replay import MemoryTables, final_scores, run
+from streams.commands.replay import MemoryTables, final_scores, run
+from streams.core.alerting import AlertPolicy
+from streams.core.processing import Message, Policy, Processor, TopicNames, due_for_rescore
+from streams.core.record import LeadRecord
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
 T0 = datetime(2026, 11, 1, tzinfo=UTC).timestamp()

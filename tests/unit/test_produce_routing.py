@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from schemas import EVENT_TYPES
-from streams.produce import route_lines
+from streams.commands.produce import route_lines
 from streams.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"

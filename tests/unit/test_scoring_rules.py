@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from schemas import parse_event
-from streams.percentile import ScoreHistogram
-from streams.significance import DEFAULT_RULE, parse_rule
+from streams.core.percentile import ScoreHistogram
+from streams.core.significance import DEFAULT_RULE, parse_rule
 
 
 def _event(etype: str, **props):

@@ -23,32 +23,22 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import faust
 from faust.streams import _current_event
 
-from streams import tables, topics
-from streams.app import app, settings
-from streams.metrics import worker_metrics
-from streams.processing import BatchResult, Message, Processor
-from streams.runtime import build_processor
+from streams.core.processing import BatchResult, Message
+from streams.worker.context import WorkerContext
+from streams.worker.metrics import worker_metrics
 
-_processor: Processor | None = None
 log = logging.getLogger(__name__)
 
 
-def processor() -> Processor:
-    """The model is loaded once per worker, on first use."""
-    global _processor
-    if _processor is None:
-        t0 = time.perf_counter()
-        _processor = build_processor(settings, partitions=settings.topic_partitions)
-        worker_metrics().record_model(_processor.scorer.version, time.perf_counter() - t0)
-    return _processor
+def register(app: faust.App, ctx: WorkerContext) -> None:
+    """Subscribe the agent to the inputs and the handoff topic, concurrency 1."""
 
-
-def source_roles() -> dict[str, str]:
-    """Input topic -> the source label metrics use (bounded; topic names are configurable)."""
-    return dict(zip(settings.input_topics,
-                    ("website", "email", "product", "profile", "outcomes"), strict=True))
+    @app.agent(ctx.topics.lead_inputs, concurrency=1, name="leadscore.lead_events")
+    async def score_lead_events(stream: Any) -> None:
+        await consume(stream, ctx)
 
 
 class _TableView:
@@ -61,11 +51,10 @@ class _TableView:
         return self.table.get(key)
 
 
-@app.agent(topics.lead_inputs, concurrency=1)
-async def score_lead_events(stream):
-    proc = processor()
-    views = {"leads": _TableView(tables.leads), "aliases": _TableView(tables.aliases)}
-    metrics, sources = worker_metrics(), source_roles()
+async def consume(stream: Any, ctx: WorkerContext) -> None:
+    proc, settings = ctx.processor(), ctx.settings
+    views = {"leads": _TableView(ctx.tables.leads), "aliases": _TableView(ctx.tables.aliases)}
+    metrics, sources = worker_metrics(), ctx.source_roles()
     async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
         started = time.perf_counter()
         messages = [Message(e.message.topic, e.message.partition, e.message.offset,
@@ -84,7 +73,7 @@ async def score_lead_events(stream):
                          exc_info=True)
             os._exit(70)
         try:
-            await deliver(result, make_current)
+            await deliver(ctx, result, make_current)
         except Exception:
             # Same reason: Faust would acknowledge the batch of a crashed agent (the take
             # buffer acks it, the crash handler commits), so a failed send or table write would
@@ -99,7 +88,8 @@ async def score_lead_events(stream):
         metrics.record_seen(sources, (m.topic for m in messages), record_times)
 
 
-async def deliver(result: BatchResult, make_current: Callable[[int], None]) -> None:
+async def deliver(ctx: WorkerContext, result: BatchResult,
+                  make_current: Callable[[int], None]) -> None:
     """Send the outputs, wait for the broker, write the tables, wait for their changelog.
 
     Only after this returns does the agent ask ``take_events`` for the next batch, which
@@ -108,19 +98,20 @@ async def deliver(result: BatchResult, make_current: Callable[[int], None]) -> N
     """
     pending = []
     for out in result.outputs:
-        fut = await topics.by_name[out.topic].send(key=out.key, value=out.value)
+        fut = await ctx.topics.by_name[out.topic].send(key=out.key, value=out.value)
         pending.append(fut)
     if pending:
         await asyncio.gather(*pending)  # acknowledged before state moves on
     try:
         for w in result.writes:
             make_current(w.source)
-            table = tables.leads if w.table == "leads" else tables.aliases
+            table = ctx.tables.leads if w.table == "leads" else ctx.tables.aliases
             if w.value is None:
                 table.pop(w.key, None)
             else:
                 table[w.key] = w.value
     finally:
         _current_event.set(None)
-    # Faust's own commit does not wait for these (streams/changelog.py).
-    await asyncio.gather(tables.leads.changelog_acked(), tables.aliases.changelog_acked())
+    # Faust's own commit does not wait for these (streams/worker/changelog.py).
+    await asyncio.gather(ctx.tables.leads.changelog_acked(),
+                         ctx.tables.aliases.changelog_acked())

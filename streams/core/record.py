@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from models.state import LeadState, T, state_from_bytes, state_to_bytes
-from streams.alerting import AlertState
+from streams.core.alerting import AlertState
 
 LEAD, ANON = "L:", "A:"
 _LEN = struct.Struct(">I")

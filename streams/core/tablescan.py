@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.processing import due_for_rescore
-from streams.record import ANON, LEAD, LeadRecord
+from streams.core.processing import due_for_rescore
+from streams.core.record import ANON, LEAD, LeadRecord
 
 
 @dataclass

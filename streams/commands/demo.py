@@ -36,10 +36,12 @@ import orjson
 
 from models.errors import UsageError
 from schemas import Alert, DeadLetterRecord, ScoreChange
-from streams import liveview, localkafka
-from streams.admin import create_topics
-from streams.procs import stop
-from streams.produce import Routed, route_lines
+from streams.commands import liveview
+from streams.commands.kafka import broker_spec
+from streams.commands.produce import Routed, route_lines
+from streams.commands.topics import create_topics
+from streams.local import kafka as localkafka
+from streams.local.procs import stop
 from streams.settings import Settings, get_settings
 
 HISTORY = {"leads": 4000, "days": 240, "seed": 7}  # the demo model: about 40 s to build
@@ -53,9 +55,7 @@ SENT_TTL_S = 600.0  # a score change more than this after its event is not match
 def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
     """Use the broker on 127.0.0.1:$LEADSCORE_KAFKA_PORT if one answers, else start one.
     Returns (spec, started_by_us, one-line description)."""
-    from streams.cli import _broker_spec
-
-    spec = _broker_spec(argparse.Namespace(port=None, controller_port=None))
+    spec = broker_spec()
     st = localkafka.status(spec)
     if st.running:
         return spec, False, f"Kafka {st.version or '?'} already running on {spec.bootstrap}"
@@ -399,7 +399,7 @@ class Reader:
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    from streams.cli import positive_float
+    from streams.commands.args import positive_float
 
     p = sub.add_parser(
         "demo",

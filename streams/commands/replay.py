@@ -1,7 +1,7 @@
 """``leadscore replay``: each lead's final score, computed offline through the worker's code.
 
 Events are routed exactly as ``leadscore produce`` would send them and processed by the same
-:class:`~streams.processing.Processor`, with dicts in place of the Faust tables and the handoff
+:class:`~streams.core.processing.Processor`, with dicts in place of the Faust tables and the handoff
 topic looped back in process. The final score of a lead is its model score on its final state
 at the time of its last event: the same definition the parity test applies to the worker's
 table (read from its changelog), so the two can be compared to 1e-9.
@@ -22,9 +22,9 @@ import numpy as np
 import orjson
 
 from models.state import T
-from streams.processing import Message, Output, Processor
-from streams.produce import route_lines
-from streams.record import LEAD, LeadRecord
+from streams.commands.produce import route_lines
+from streams.core.processing import Message, Output, Processor
+from streams.core.record import LEAD, LeadRecord
 from streams.settings import Settings, get_settings
 
 
@@ -91,7 +91,7 @@ def final_scores(proc: Processor, records: Iterable[tuple[str, bytes]]) -> dict[
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    from streams.cli import existing_file, positive_float
+    from streams.commands.args import existing_file, positive_float
 
     p = sub.add_parser(
         "replay",

@@ -1,6 +1,6 @@
 """The scorer's batch logic, free of Faust: messages in, outputs and table writes out.
 
-The Faust agent (``streams/agents/lead_events.py``) only moves bytes: it hands a batch of
+The Faust agent (``streams/worker/agents/lead_events.py``) only moves bytes: it hands a batch of
 Kafka messages to :meth:`Processor.process`, sends the outputs it gets back, waits for the
 broker to acknowledge them, and only then writes the table records. ``leadscore replay``
 runs the very same code over a file with a dict as the table, which is what makes the
@@ -48,10 +48,10 @@ from models.state import (
     state_to_bytes,
 )
 from schemas import Alert, DeadLetterRecord, Event, Factor, ScoreChange, parse_event
-from streams.alerting import AlertDecision, AlertPolicy, evaluate
-from streams.percentile import ScoreHistogram
-from streams.record import LeadRecord, anon_key, lead_key
-from streams.significance import DEFAULT_RULE, SignificanceRule
+from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
+from streams.core.percentile import ScoreHistogram
+from streams.core.record import LeadRecord, anon_key, lead_key
+from streams.core.significance import DEFAULT_RULE, SignificanceRule
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class BatchResult:
     writes: list[Write] = field(default_factory=list)
     # "consumed:<topic>:<type|invalid>", "invalid:<topic>:<reason>", "handoff:<kind>",
     # "changes:<tier>", "alerts:<kind>", "scored", "duplicate_or_late", "merged": read by
-    # streams.metrics, so the pure code needs no Prometheus.
+    # streams.worker.metrics, so the pure code needs no Prometheus.
     counts: Counter[str] = field(default_factory=Counter)
     # For each score computed: the score, and the index of the message that caused it in the
     # batch (the agent turns it into event-to-score latency from the record timestamp).

@@ -7,8 +7,8 @@ soon as the agent asks for the next one. Its commit then flushes the producer fi
 up as soon as one message takes longer than 0.1 s to leave the buffer, and the offsets are
 committed anyway. A kill -9 in that window would leave committed offsets whose table writes
 never reached the changelog: those events would never be read again. (Found reading the code,
-not what the kill -9 test hit: that was ``streams/recovery.py``.) So the agent waits until the
-broker has acknowledged every changelog record of a batch before the batch is acknowledged
+not what the kill -9 test hit: that was ``streams/worker/recovery.py``.) So the agent waits
+until the broker has acknowledged every changelog record of a batch before the batch is acknowledged
 (:meth:`AckedTable.changelog_acked`); Faust commits only acknowledged offsets.
 
 Why the changelog topics are created before the worker joins. Faust declares them when its

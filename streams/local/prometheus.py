@@ -8,7 +8,7 @@ gets the same binaries through this code. Debian 12 ships Prometheus 2.42.
 
 Use from Python (the test suite does this)::
 
-    from streams import localprometheus
+    from streams.local import prometheus as localprometheus
 
     bins = localprometheus.fetch()                # once; cached afterwards (~20 MB download)
     server = localprometheus.start(["127.0.0.1:6066"], None, tmp_path / "prom",
@@ -21,8 +21,8 @@ Use from Python (the test suite does this)::
 
 ``start`` binds the server to 127.0.0.1 only, writes its config into ``data_dir`` and, by
 default, ties the server's life to the calling process (``PR_SET_PDEATHSIG``), so a killed
-test session leaves nothing running. From a shell: ``python -m streams.localprometheus fetch``
-prints where the binaries are; ``python -m streams.localprometheus check`` runs promtool's
+test session leaves nothing running. From a shell: ``python -m streams.local.prometheus fetch``
+prints where the binaries are; ``python -m streams.local.prometheus check`` runs promtool's
 config, rules and rule unit-test checks on ``deploy/prometheus``.
 
 Errors the user can fix (no apt-get, package not found, port taken, server exits) are raised
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.localkafka import REPO_ROOT, die_with_parent, free_port, port_in_use
+from streams.local.kafka import REPO_ROOT, die_with_parent, free_port, port_in_use
 
 DEPLOY_DIR = REPO_ROOT / "deploy" / "prometheus"
 PACKAGE = "prometheus"
@@ -454,7 +454,7 @@ def check_commands(deploy_dir: Path = DEPLOY_DIR) -> Iterator[list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args not in (["fetch"], ["check"]):
-        print("usage: python -m streams.localprometheus fetch|check", file=sys.stderr)
+        print("usage: python -m streams.local.prometheus fetch|check", file=sys.stderr)
         return 2
     try:
         t0 = time.monotonic()

@@ -17,8 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 from models.state import T
 from schemas.envelope import Identifier
 from schemas.outputs import Factor, LeadScore
-from streams.processing import Processor, recommended_action, trend
-from streams.record import LeadRecord
+from streams.core.processing import Processor, recommended_action, trend
+from streams.core.record import LeadRecord
 
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 

@@ -1,6 +1,6 @@
 """The worker's HTTP endpoints, on Faust's web server (LEADSCORE_WEB_HOST:LEADSCORE_WEB_PORT).
 
-- ``GET /metrics``: Prometheus exposition of :mod:`streams.metrics`.
+- ``GET /metrics``: Prometheus exposition of :mod:`streams.worker.metrics`.
 - ``GET /healthz``: 200 while the process serves HTTP (liveness: restart only a hung worker).
 - ``GET /readyz``: 200 only after table recovery (readiness: no lookups from a half-restored
   table); 503 with the reason otherwise.
@@ -20,18 +20,18 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import faust
 import orjson
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from yarl import URL
 
-from streams import tables
-from streams.agents.lead_events import processor
-from streams.app import app, settings
-from streams.lookup import lead_score, valid_lead_id
-from streams.metrics import ConsumerCollector, worker_metrics
-from streams.processing import partition_for
-from streams.record import lead_key
+from streams.core.lookup import lead_score, valid_lead_id
+from streams.core.processing import partition_for
+from streams.core.record import lead_key
+from streams.settings import Settings
+from streams.worker.context import WorkerContext
+from streams.worker.metrics import ConsumerCollector, worker_metrics
 
 FORWARDED = "X-Leadscore-Forwarded"
 SERVED_BY = "X-Leadscore-Worker"  # canonical URL of the worker that read the table
@@ -43,9 +43,9 @@ def _problem(view: web.View, status: int, detail: str, **headers: str) -> web.Re
                       status=status, headers=headers or None)
 
 
-def ready() -> tuple[bool, str]:
+def ready(app: Any) -> tuple[bool, str]:
     """Ready once Faust finished recovering the tables of its assignment."""
-    recovery = app.tables.recovery  # type: ignore[attr-defined]  # concrete TableManager
+    recovery = app.tables.recovery  # the concrete TableManager
     if not recovery.completed.is_set():
         return False, "table recovery has not completed yet"
     if app.in_recovery:
@@ -58,17 +58,18 @@ def _ident(url: str) -> tuple[str, int]:
     return (u.host or "", int(u.port or 80))
 
 
-def owner_url(lead_id: str) -> str | None:
+def owner_url(app: Any, ctx: WorkerContext, lead_id: str) -> str | None:
     """Canonical URL of the worker that owns the lead's partition, from the assignment."""
-    partition = partition_for(lead_id.encode(), settings.topic_partitions)
-    topic = tables.leads.changelog_topic.get_topic_name()
-    for host, topic_map in app.router.table_metadata(tables.leads.name).items():
+    leads = ctx.tables.leads
+    partition = partition_for(lead_id.encode(), ctx.settings.topic_partitions)
+    topic = leads.changelog_topic.get_topic_name()
+    for host, topic_map in app.router.table_metadata(leads.name).items():
         if partition in topic_map.get(topic, ()):
             return str(host)
     return None
 
 
-def consumer_lag() -> Iterator[tuple[str, int, int]]:
+def consumer_lag(app: Any, settings: Settings) -> Iterator[tuple[str, int, int]]:
     """(topic, partition, lag) for each input or handoff partition assigned to this worker:
     high watermark minus the committed offset (Faust keeps the next offset to read), or the
     read position before the first commit (the whole partition before the first read).
@@ -90,10 +91,8 @@ def consumer_lag() -> Iterator[tuple[str, int, int]]:
         yield tp.topic, tp.partition, max(0, int(high) - int(done))
 
 
-worker_metrics().registry.register(ConsumerCollector(consumer_lag))
 
-
-def authorized(header: str | None) -> bool:
+def authorized(settings: Settings, header: str | None) -> bool:
     token = settings.api_token
     if token is None:
         return True
@@ -101,61 +100,61 @@ def authorized(header: str | None) -> bool:
     return header is not None and hmac.compare_digest(header.encode(), expected.encode())
 
 
-@app.page("/metrics")
-class MetricsView(web.View):
+class _View(web.View):
+    ctx: WorkerContext  # set for each app by register()
+
+
+class MetricsView(_View):
     async def get(self, request: web.Request) -> web.Response:
         metrics = worker_metrics()
-        metrics.ready.set(1 if ready()[0] else 0)
+        metrics.ready.set(1 if ready(self.app)[0] else 0)
         # aiohttp refuses a charset in content_type=; the full header goes in as a header.
         return self.bytes(metrics.exposition(),
                           headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-@app.page("/healthz")
-class HealthView(web.View):
+class HealthView(_View):
     async def get(self, request: web.Request) -> web.Response:
         return self.json({"status": "ok"})
 
 
-@app.page("/readyz")
-class ReadyView(web.View):
+class ReadyView(_View):
     async def get(self, request: web.Request) -> web.Response:
-        ok, why = ready()
+        ok, why = ready(self.app)
         worker_metrics().ready.set(1 if ok else 0)
         if not ok:
             return _problem(self, 503, why, **{"Retry-After": "5"})
         return self.json({"status": why})
 
 
-@app.page("/leads/{lead_id}")
-class LeadView(web.View):
+class LeadView(_View):
     async def get(self, request: web.Request, lead_id: str) -> web.Response:
         req: Any = request
-        if not authorized(req.headers.get("Authorization")):
+        if not authorized(self.ctx.settings, req.headers.get("Authorization")):
             return _problem(self, 401, "missing or wrong bearer token",
                             **{"WWW-Authenticate": 'Bearer realm="leadscore"'})
         if not valid_lead_id(lead_id):
             return _problem(self, 400, "malformed lead id: 1-128 characters, no control or "
                             "invisible characters")
-        owner = owner_url(lead_id)
+        owner = owner_url(self.app, self.ctx, lead_id)
         if owner is None:
             return _problem(self, 503, "no worker owns this lead's partition right now "
                             "(rebalancing); retry", **{"Retry-After": "2"})
-        if _ident(owner) != _ident(str(app.conf.canonical_url)):
+        if _ident(owner) != _ident(str(self.app.conf.canonical_url)):
             if req.headers.get(FORWARDED):
                 # The sender thought we own it; the assignment moved under us. No ping-pong.
                 return _problem(self, 503, "lead ownership is moving; retry",
                                 **{"Retry-After": "2"})
             return await self._forward(req, owner, lead_id)
-        ok, why = ready()
+        ok, why = ready(self.app)
         if not ok:
             return _problem(self, 503, why, **{"Retry-After": "5"})
-        raw = tables.leads.get(lead_key(lead_id))
+        raw = self.ctx.tables.leads.get(lead_key(lead_id))
         if raw is None:
             return _problem(self, 404, f"unknown lead {lead_id!r}")
-        answer = lead_score(processor(), lead_id, raw)
+        answer = lead_score(self.ctx.processor(), lead_id, raw)
         return self.bytes(answer.to_bytes(), content_type=_JSON,
-                          headers={SERVED_BY: str(app.conf.canonical_url)})
+                          headers={SERVED_BY: str(self.app.conf.canonical_url)})
 
     async def _forward(self, req: Any, owner: str, lead_id: str) -> web.Response:
         headers = {FORWARDED: "1"}
@@ -163,7 +162,7 @@ class LeadView(web.View):
             headers["Authorization"] = req.headers["Authorization"]
         url = f"{owner.rstrip('/')}/leads/{quote(lead_id, safe='')}"
         try:
-            async with app.http_client.get(
+            async with self.app.http_client.get(
                     url, headers=headers, timeout=aiohttp.ClientTimeout(total=5)) as resp:
                 body = await resp.read()
                 served = {SERVED_BY: resp.headers[SERVED_BY]} if SERVED_BY in resp.headers else None
@@ -171,3 +170,15 @@ class LeadView(web.View):
                                   status=resp.status, headers=served)
         except (aiohttp.ClientError, TimeoutError) as exc:
             return _problem(self, 502, f"owner {owner} did not answer: {exc.__class__.__name__}")
+
+
+ROUTES: dict[str, type[_View]] = {"/metrics": MetricsView, "/healthz": HealthView,
+                                   "/readyz": ReadyView, "/leads/{lead_id}": LeadView}
+
+
+def register(app: faust.App, ctx: WorkerContext) -> None:
+    """Mount the endpoints on ``app`` and let the metrics read its consumer's lag."""
+    for path, view in ROUTES.items():
+        app.page(path)(type(view.__name__, (view,), {"ctx": ctx}))
+    worker_metrics().registry.register(
+        ConsumerCollector(lambda: consumer_lag(app, ctx.settings)))

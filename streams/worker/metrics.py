@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from streams.processing import BatchResult
+from streams.core.processing import BatchResult
 
 PREFIX = "leadscore"
 TIERS = ("hot", "warm", "cold")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 DEFAULT_KAFKA_VERSION = "4.1.1"
 MIN_JAVA = 17

@@ -1,7 +1,7 @@
 """What ``leadscore demo`` shows, as pure functions of what it observed: no Kafka, no clock.
 
-The demo's orchestration (:mod:`streams.demo`) feeds a :class:`Board` with the score changes
-and alerts it reads back, each with the latency the demo itself measured (receive time minus
+The demo's orchestration (:mod:`streams.commands.demo`) feeds a :class:`Board` with the score
+changes and alerts it reads back, each with the latency the demo itself measured (receive time minus
 the time it sent the causing event); the board keeps the hottest leads, the latest alerts and
 the latency samples, and the ``render_*`` functions turn a snapshot of it into text. Keeping
 this free of I/O is what lets the view, the status line and the final summary be tested

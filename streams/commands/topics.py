@@ -47,7 +47,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    from streams.cli import positive_int
+    from streams.commands.args import positive_int
 
     p = sub.add_parser("topics", help="create the input, internal and output topics",
                        description=(__doc__ or "").strip())

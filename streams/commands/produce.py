@@ -111,7 +111,7 @@ def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None 
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    from streams.cli import existing_file, positive_float
+    from streams.commands.args import existing_file, positive_float
 
     p = sub.add_parser(
         "produce",

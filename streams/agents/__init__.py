@@ -1,1 +1,0 @@
-"""Faust agents, one module each, named for what they consume."""

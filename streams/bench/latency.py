@@ -1,0 +1,152 @@
+"""Event-to-score latency: pricing views at a steady rate, matched to their score changes."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from models.errors import UsageError
+from streams.bench.prepare import Run, _producer, _send
+from streams.bench.scorer import _check_alive, worker, worker_env
+from streams.commands.produce import route_lines
+from streams.settings import Settings
+
+
+def pricing_view(event_id: str, lead: str) -> bytes:
+    """A significant event (pricing page view) for a known lead, happening now."""
+    return orjson.dumps({
+        "event_id": event_id, "type": "page_view", "lead_id": lead, "source": "leadscore-bench",
+        "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "schema_version": 2, "properties": {"url": "https://www.example.com/pricing",
+                                            "path": "/pricing", "page_category": "pricing"}})
+
+
+class ChangeReader:
+    """Reads score changes from the end offsets as they were at creation (explicit assignment:
+    nothing sent after it can be missed); records when each cause_event_id arrived."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+                           "enable.auto.commit": False, "log_level": 3})
+        parts = self.c.list_topics(topic, timeout=10).topics[topic].partitions
+        self.c.assign([TopicPartition(topic, p, self.c.get_watermark_offsets(
+            TopicPartition(topic, p), timeout=10)[1]) for p in parts])
+        self.seen: dict[str, float] = {}
+
+    def poll(self, timeout: float) -> None:
+        from schemas import ScoreChange
+
+        first = self.c.poll(timeout)
+        if first is None:
+            return
+        for m in [first, *self.c.consume(num_messages=500, timeout=0)]:
+            value = m.value()
+            if m.error() is None and value is not None:
+                with contextlib.suppress(ValueError):
+                    self.seen.setdefault(ScoreChange.from_bytes(value).cause_event_id,
+                                         time.monotonic())
+
+    def close(self) -> None:
+        self.c.close()
+
+
+class Sender(threading.Thread):
+    """Sends ``total`` pricing views at ``rate``/s round-robin over the leads; records the
+    monotonic time of each produce() call."""
+
+    def __init__(self, bootstrap: str, s: Settings, leads: list[str], rate: float,
+                 total: int, tag: str) -> None:
+        super().__init__(name="bench-sender", daemon=True)
+        self.bootstrap, self.s, self.leads, self.rate, self.total = bootstrap, s, leads, rate, total
+        self.tag = tag
+        self.sent_at: dict[str, float] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            producer = _producer(self.bootstrap, linger_ms=0)  # no batching delay on purpose
+            t0 = time.monotonic()
+            for i in range(self.total):
+                eid = f"bench-{self.tag}-{i}"
+                line = pricing_view(eid, self.leads[i % len(self.leads)])
+                for r in route_lines(iter([line]), self.s, self.s.topic_website):
+                    self.sent_at[eid] = time.monotonic()
+                    _send(producer, r.topic, r.key, r.value)
+                producer.poll(0)
+                ahead = (i + 1) / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+            producer.flush(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = exc
+
+
+@dataclass
+class Latency:
+    sent: int
+    matched: int
+    latencies: list[float]
+    send_rate: float  # achieved: the sender shares this process (and the machine)
+
+
+def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int, rate: float,
+                   seconds: float) -> Latency:
+    """Restart the worker with LEADSCORE_MIN_SCORE_CHANGE=0; once it scores a probe, send
+    pricing views at ``rate`` for ``seconds`` and match each to its score change."""
+    tag = uuid.uuid4().hex[:8]
+    reader = ChangeReader(run.bootstrap, s.topic_changes)
+    try:
+        with worker(run, worker_env(run, s, web_port, 0), "worker-latency") as proc:
+            _wait_probe(run, s, reader, proc, leads[0], tag)
+            sender = Sender(run.bootstrap, s, leads, rate, max(1, round(rate * seconds)), tag)
+            sender.start()
+            while sender.is_alive():
+                reader.poll(0.1)
+                _check_alive(proc, run)
+            _drain(reader, sender, proc, run)
+            if sender.error is not None:
+                raise UsageError(f"sending the latency events failed: {sender.error}")
+    finally:
+        reader.close()
+    lat = [reader.seen[e] - t for e, t in sender.sent_at.items() if e in reader.seen]
+    times = list(sender.sent_at.values())
+    span = max(times) - min(times) if len(times) > 1 else math.nan
+    return Latency(len(times), len(lat), lat, (len(times) - 1) / span)
+
+
+def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Popen[bytes],
+                lead: str, tag: str) -> None:
+    """The worker has recovered its tables and loaded the model once it scores one event:
+    without this its start-up would be measured as the first events' latency."""
+    eid = f"bench-probe-{tag}"
+    producer = _producer(run.bootstrap, linger_ms=0)
+    for r in route_lines(iter([pricing_view(eid, lead)]), s, s.topic_website):
+        _send(producer, r.topic, r.key, r.value)
+    producer.flush(30)
+    deadline = time.monotonic() + 180
+    while eid not in reader.seen:
+        _check_alive(proc, run)
+        if time.monotonic() > deadline:
+            raise UsageError(f"the restarted worker scored no probe event in 180 s; see {run.work}")
+        reader.poll(0.2)
+    time.sleep(2.0)  # let the recovery's tail settle before the clock starts
+    reader.poll(0.1)
+
+
+def _drain(reader: ChangeReader, sender: Sender, proc: subprocess.Popen[bytes],
+           run: Run) -> None:
+    """Read until every sent event is matched, or 10 s after the last send."""
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not set(sender.sent_at) <= set(reader.seen):
+        reader.poll(0.2)
+        _check_alive(proc, run)

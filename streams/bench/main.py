@@ -1,0 +1,114 @@
+"""``python -m streams.bench``: run the phases in order and print the table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import streams.bench
+from models.errors import UsageError
+from streams.bench.ceiling import ceiling
+from streams.bench.latency import scorer_latency
+from streams.bench.prepare import (
+    Run,
+    create_topics,
+    ensure_broker,
+    ensure_model,
+    generate_events,
+    preload,
+    say,
+    topic_settings,
+)
+from streams.bench.report import fmt_rate, render_table, report_rows
+from streams.bench.scorer import scorer_throughput
+from streams.commands.args import Parser, positive_float, positive_int
+from streams.local import kafka as localkafka
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = Parser(prog="python -m streams.bench",
+               description=(streams.bench.__doc__ or "").split("\n\n")[0])
+    p.add_argument("--events", type=positive_int, default=50_000, metavar="N",
+                   help="events for the throughput phases (default: 50,000)")
+    p.add_argument("--leads", type=positive_int, default=15_000, metavar="N",
+                   help="leads per simulated population over 2 days (about 3.7 events each); "
+                   "more populations are added until there are --events (default: 15,000)")
+    p.add_argument("--model", default=os.environ.get("LEADSCORE_MODEL_DIR"), metavar="DIR",
+                   help="model artifact (default: $LEADSCORE_MODEL_DIR; else one is trained)")
+    p.add_argument("--bootstrap", default=os.environ.get("LEADSCORE_KAFKA_BOOTSTRAP"),
+                   metavar="HOST:PORT", help="broker to use if it answers (default: "
+                   "$LEADSCORE_KAFKA_BOOTSTRAP; else a local one is started on free ports)")
+    p.add_argument("--partitions", type=positive_int, default=4, metavar="N",
+                   help="partitions of every bench topic (default: 4)")
+    p.add_argument("--rate", type=positive_float, default=200.0, metavar="N",
+                   help="latency phase: events per second (default: 200)")
+    p.add_argument("--seconds", type=positive_float, default=20.0, metavar="S",
+                   help="latency phase: how long to send (default: 20)")
+    return p.parse_args(argv)
+
+
+def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
+    run.sample_load("start")
+    ensure_broker(run, args.bootstrap, args.partitions)
+    ensure_model(run, args.model)
+    say(f"simulating {args.events:,} events")
+    ev = generate_events(args.events, args.leads, run.work)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    scorer_s = topic_settings(f"{prefix}-scorer", run.bootstrap, args.partitions)
+    ceil_s = topic_settings(f"{prefix}-ceiling", run.bootstrap, args.partitions)
+    names = [*scorer_s.input_topics, scorer_s.topic_handoff, scorer_s.topic_changes,
+             scorer_s.topic_alerts, scorer_s.topic_deadletter, *ceil_s.input_topics,
+             ceil_s.topic_changes]
+    create_topics(run, names, [scorer_s.topic_changes], args.partitions)
+    say("pre-loading the events into the ceiling's and the scorer's topics")
+    preload(run.bootstrap, ev.lines, [ceil_s, scorer_s])
+    say("ceiling: bare consume/read-modify-write/produce loop")
+    ceil = ceiling(run, ceil_s, ceil_s.topic_changes, args.events)
+    run.sample_load("ceiling")
+    say(f"ceiling {fmt_rate(ceil[0])}; scorer throughput: starting one worker")
+    web_port = localkafka.free_port()
+    tp = scorer_throughput(run, scorer_s, args.events, web_port)
+    run.sample_load("scorer")
+    say(f"scorer {fmt_rate(tp.events_per_s)}; latency: restarting the worker "
+        "with LEADSCORE_MIN_SCORE_CHANGE=0")
+    lat = scorer_latency(run, scorer_s, ev.leads, web_port, args.rate, args.seconds)
+    run.sample_load("latency")
+    return report_rows(args, run, ev, ceil, tp, lat)
+
+
+def _on_sigterm(_sig: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # same clean-up as Ctrl-C
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    run = Run(Path(tempfile.mkdtemp(prefix="leadscore-bench-")))
+    ok = False
+    try:
+        rows = bench(args, run)
+        print(render_table(rows), flush=True)
+        ok = True
+        return 0
+    except (UsageError, localkafka.KafkaSetupError) as exc:
+        print(f"python -m streams.bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m streams.bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if run.spec is not None:
+            localkafka.stop(run.spec, grace=20)
+            say("Kafka stopped (the bench started it)")
+        if ok:
+            shutil.rmtree(run.work, ignore_errors=True)
+        else:
+            say(f"kept {run.work} (worker logs) for a look")

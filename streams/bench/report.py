@@ -1,0 +1,92 @@
+"""The bench's figures: percentiles, formatting, and the report table."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from streams.bench.latency import Latency
+from streams.bench.prepare import Events, Run
+from streams.bench.scorer import Throughput
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (a value that was actually observed; no interpolation)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def fmt_rate(events_per_s: float) -> str:
+    return "n/a" if math.isnan(events_per_s) else f"{events_per_s:,.0f} events/s"
+
+
+def fmt_ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:,.1f} ms"
+
+
+def render_table(rows: Sequence[tuple[str, str]]) -> str:
+    """Two aligned columns; a row with an empty label continues the previous one."""
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"{k.ljust(width)}  {v}".rstrip() for k, v in rows)
+
+
+def ratio_text(scorer: float, ceiling: float) -> str:
+    if not (scorer > 0 and ceiling > 0):
+        return "n/a"
+    return (f"{100.0 * scorer / ceiling:.1f}% of the ceiling "
+            f"(ceiling / scorer = {ceiling / scorer:.1f}x)")
+
+
+def versions() -> str:
+    def v(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    import confluent_kafka
+
+    py = ".".join(map(str, sys.version_info[:3]))
+    return (f"Python {py}, faust-streaming {v('faust-streaming')}, aiokafka {v('aiokafka')}, "
+            f"confluent-kafka {v('confluent-kafka')} (librdkafka {confluent_kafka.libversion()[0]})"
+            f", rocksdict {v('rocksdict')}, lightgbm {v('lightgbm')}")
+
+
+def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[float, float],
+                tp: Throughput, lat: Latency) -> list[tuple[str, str]]:
+    loads = ", ".join(f"{k} {a:.2f}/{b:.2f}/{c:.2f}" for k, (a, b, c) in run.load.items())
+    q = {p: percentile(lat.latencies, p) for p in (50, 90, 99)}
+    worst = max(lat.latencies, default=math.nan)
+    return [
+        ("ceiling (bare loop)", f"{fmt_rate(ceil[0])}  ({args.events:,} events in "
+                                f"{ceil[1]:.2f} s)"),
+        ("", "per event: orjson parse, rocksdict get+put of a small value, one produce"),
+        ("scorer (1 worker)", f"{fmt_rate(tp.events_per_s)}  ({args.events:,} events in "
+                              f"{tp.seconds:.2f} s, first output -> group lag 0)"),
+        ("", f"to its last output/changelog write: {fmt_rate(tp.to_last_write)} (no commit wait)"),
+        ("", f"worker start-up before its first output: {tp.startup:.1f} s (not counted)"),
+        ("", f"worker peak resident memory (VmHWM): {tp.peak_rss_mb:,.0f} MiB"),
+        ("scorer / ceiling", ratio_text(tp.events_per_s, ceil[0])),
+        ("event-to-score latency", f"p50 {fmt_ms(q[50])}, p90 {fmt_ms(q[90])}, p99 "
+                                   f"{fmt_ms(q[99])}, max {fmt_ms(worst)}"),
+        ("", f"{lat.matched:,} of {lat.sent:,} pricing views matched, sent to an idle worker "
+             f"at {lat.send_rate:,.0f}/s for {args.seconds:g} s (--rate {args.rate:g})"),
+        ("", "LEADSCORE_MIN_SCORE_CHANGE=0 in this phase, so every scored event yields a change"),
+        ("events", f"{args.events:,} simulated ({ev.leads_simulated:,} leads simulated, last 2 "
+                   f"days), {args.partitions} partitions per topic"),
+        ("model", run.model_note),
+        ("kafka", f"{run.kafka} at {run.bootstrap}"),
+        ("load average 1/5/15 min", loads),
+        ("cpus", str(os.cpu_count())),
+        ("versions", versions()),
+        ("command", shlex.join([Path(sys.executable).name, "-m", "streams.bench", *sys.argv[1:]])),
+    ]

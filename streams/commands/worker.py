@@ -1,0 +1,52 @@
+"""``leadscore worker``: one stream worker of the consumer group.
+
+Faust and the model are imported here, inside the command, so ``leadscore --help`` stays
+instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from streams.commands.args import port
+from streams.settings import get_settings
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.web_port is not None:
+        os.environ["LEADSCORE_WEB_PORT"] = str(args.web_port)
+    if args.log_level is not None:
+        os.environ["LEADSCORE_LOG_LEVEL"] = args.log_level
+    get_settings.cache_clear()
+    s = get_settings()
+    from streams.worker.app import app, context
+    from streams.worker.changelog import create_changelog_topics
+
+    # Load the model now: a missing or incompatible artifact is a one-line error at start,
+    # not an agent crash-looping inside a running worker.
+    context.processor()
+    # Before the consumer joins the group, so its first metadata has them
+    # (streams/worker/changelog.py).
+    create_changelog_topics(s.kafka_bootstrap, context.tables.changelog_topic_names(),
+                            s.topic_partitions, app.conf.topic_replication_factor)
+    sys.argv = ["leadscore", "worker", "-l", s.log_level,
+                "--web-host", s.web_host, "--web-port", str(s.web_port)]
+    app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself
+    return 0
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="run a stream worker (joins the consumer group; start more to share partitions)",
+        description="Run one Faust worker against $LEADSCORE_KAFKA_BOOTSTRAP. Workers with the "
+        "same $LEADSCORE_APP_ID share the input partitions.",
+    )
+    p.add_argument("--web-port", type=port, default=None,
+                   help="web server port (default: $LEADSCORE_WEB_PORT or 6066); each worker "
+                   "on a host needs its own")
+    p.add_argument("--log-level", choices=["debug", "info", "warn", "error"], default=None,
+                   help="log level (default: $LEADSCORE_LOG_LEVEL or warn)")
+    p.set_defaults(func=cmd_worker)

@@ -1,0 +1,8 @@
+"""The scorer's logic, free of Faust and Kafka: messages in, outputs and table writes out.
+
+Lives here: batch processing (``processing``), the per-lead table record (``record``), alert
+rules (``alerting``), which events trigger a score (``significance``), the percentile
+histogram (``percentile``), the idle scan (``tablescan``) and lookup answers (``lookup``).
+The worker and ``leadscore replay`` both run this code. May import: ``models``, ``schemas``.
+Never Faust, Kafka clients, settings or anything else of ``streams``.
+"""

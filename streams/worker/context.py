@@ -1,0 +1,42 @@
+"""What the worker's agents, timers and views share: settings, topics, tables and the model.
+
+Built once by :mod:`streams.worker.app` and handed to each ``register(app, ctx)``, so none of
+them imports the app module back (no import cycle, and each can be built against a test app).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from streams.core.processing import Processor
+from streams.runtime import build_processor
+from streams.settings import Settings
+from streams.worker.metrics import worker_metrics
+from streams.worker.tables import Tables
+from streams.worker.topics import Topics
+
+SOURCE_ROLES = ("website", "email", "product", "profile", "outcomes")
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    topics: Topics
+    tables: Tables
+    _processor: Processor | None = field(default=None, repr=False)
+
+    def processor(self) -> Processor:
+        """The model is loaded once per worker, on first use."""
+        if self._processor is None:
+            t0 = time.perf_counter()
+            self._processor = build_processor(self.settings,
+                                              partitions=self.settings.topic_partitions)
+            worker_metrics().record_model(self._processor.scorer.version,
+                                          time.perf_counter() - t0)
+        return self._processor
+
+    def source_roles(self) -> dict[str, str]:
+        """Input topic -> the source label metrics use (bounded; topic names are
+        configurable)."""
+        return dict(zip(self.settings.input_topics, SOURCE_ROLES, strict=True))

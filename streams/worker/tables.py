@@ -1,0 +1,44 @@
+"""Table declarations: RocksDB (rocksdict) locally, changelogged to Kafka for recovery.
+
+Keys are str (JSON-serialised by Faust: a raw key serializer hangs recovery, see the team's
+field notes); values are raw bytes we encode ourselves (``streams.core.record``). Declared on
+an app passed in (:func:`declare`), like the topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import faust
+
+from streams.settings import Settings
+from streams.worker.changelog import AckedTable
+
+
+@dataclass(frozen=True)
+class Tables:
+    # L:<lead_id> / A:<anonymous_id> -> LeadRecord bytes.
+    leads: AckedTable
+    # anonymous_id -> lead_id (bytes), on the anonymous id's partition: later anonymous events
+    # for an identified visitor are forwarded to the lead.
+    aliases: AckedTable
+
+    def changelog_topic_names(self) -> list[str]:
+        """The tables' changelog topics (``<app id>-<table>-changelog``)."""
+        return [t.changelog_topic.get_topic_name() for t in (self.leads, self.aliases)]
+
+
+def declare(app: faust.App, settings: Settings) -> Tables:
+    rocks = {"block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024}
+
+    def table(name: str) -> AckedTable:
+        return cast(AckedTable, app.Table(
+            name,
+            key_type=str,
+            value_type=bytes,  # Faust picks the raw serializer for bytes
+            partitions=settings.topic_partitions,
+            options=rocks,
+        ))
+
+    return Tables(leads=table("leads"), aliases=table("aliases"))
