@@ -6,7 +6,7 @@ exposition, and the renderer runs against a fake ``/api/v1/query_range`` (fake_p
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import itertools
 import json
 import re
@@ -38,14 +38,29 @@ def dashboard() -> dict[str, Any]:
     return json.loads(DASHBOARD.read_text())
 
 
+def renderer_module(name: str) -> ModuleType:
+    """deploy/grafana/renderer.<name>, found the way render.py finds it when run as a script
+    (its own folder first on sys.path); the folder is taken off again once imported."""
+    sys.path.insert(0, str(GRAFANA))
+    try:
+        return importlib.import_module(f"renderer.{name}")
+    finally:
+        sys.path.remove(str(GRAFANA))
+
+
 @pytest.fixture(scope="module")
-def render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("grafana_render", RENDER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+def query() -> ModuleType:
+    return renderer_module("query")
+
+
+@pytest.fixture(scope="module")
+def layout() -> ModuleType:
+    return renderer_module("layout")
+
+
+@pytest.fixture(scope="module")
+def units() -> ModuleType:
+    return renderer_module("units")
 
 
 def all_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
@@ -222,18 +237,18 @@ def test_counters_are_rated_and_histograms_summed_by_le(dashboard: dict[str, Any
             assert re.search(r"histogram_quantile\([\d.]+, sum by \(le\) \(rate\(", e), e
 
 
-def test_queries_parse_in_prometheus(tmp_path: Path, render: ModuleType,
+def test_queries_parse_in_prometheus(tmp_path: Path, query: ModuleType, layout: ModuleType,
                                      dashboard: dict[str, Any]) -> None:
     """Prometheus's own parser, through `promtool check rules` on the substituted queries."""
-    window = render.Window(END - 3600, END, 15.0)
-    variables = render.template_values(dashboard, {})
+    window = query.Window(END - 3600, END, 15.0)
+    variables = query.template_values(dashboard, {})
     lines = ["groups:", "  - name: dashboard", "    rules:"]
     for p in data_panels(dashboard):
-        built = render.builtin_variables(window, p["gridPos"]["w"] * render.COL_PX)
+        built = query.builtin_variables(window, p["gridPos"]["w"] * layout.COL_PX)
         for t in p["targets"]:
             lines.append(f"      - record: panel{p['id']}_{t['refId']}")
-            lines.append("        expr: " + json.dumps(render.substitute(t["expr"],
-                                                                        {**variables, **built})))
+            lines.append("        expr: " + json.dumps(query.substitute(t["expr"],
+                                                                       {**variables, **built})))
     rules = tmp_path / "rules.yml"
     rules.write_text("\n".join(lines) + "\n")
     # Debian's promtool, fetched by the project (streams.local.prometheus), never skipped.
@@ -282,45 +297,45 @@ def test_dashboard_provisioning_points_at_the_mounted_folder() -> None:
 
 
 # ------------------------------------------------------------------ renderer internals
-def test_variables_are_substituted_like_grafana(render: ModuleType,
+def test_variables_are_substituted_like_grafana(query: ModuleType, layout: ModuleType,
                                                 dashboard: dict[str, Any]) -> None:
-    window = render.Window(END - 600, END, 15.0)
-    built = render.builtin_variables(window, 12 * render.COL_PX)
+    window = query.Window(END - 600, END, 15.0)
+    built = query.builtin_variables(window, 12 * layout.COL_PX)
     assert built["__interval"] == "15s"  # 600 s / 960 px < scrape interval
     assert built["__rate_interval"] == "60s"  # max(15 + 15, 4 * 15)
     assert built["__range"] == "600s"
-    hour = render.Window(END - 86400, END, 15.0)
-    assert render.builtin_variables(hour, 960)["__interval"] == "120s"
-    values = render.template_values(dashboard, {})
+    hour = query.Window(END - 86400, END, 15.0)
+    assert query.builtin_variables(hour, 960)["__interval"] == "120s"
+    values = query.template_values(dashboard, {})
     assert values == {"datasource": "prometheus", "instance": ".*"}
     e = 'rate(x{instance=~"$instance", ds="${datasource}"}[$__rate_interval])[$__range]'
-    assert render.substitute(e, {**values, **built}) == (
+    assert query.substitute(e, {**values, **built}) == (
         'rate(x{instance=~".*", ds="prometheus"}[60s])[600s]')
     two = {"templating": {"list": [{"type": "query", "name": "instance",
                                     "current": {"value": ["a:1", "b:2"]}}]}}
-    assert render.template_values(two, {}) == {"instance": "(a:1|b:2)"}
-    assert render.template_values(two, {"instance": "c:3"}) == {"instance": "c:3"}
+    assert query.template_values(two, {}) == {"instance": "(a:1|b:2)"}
+    assert query.template_values(two, {"instance": "c:3"}) == {"instance": "c:3"}
 
 
-def test_heatmap_format_decumulates_buckets(render: ModuleType) -> None:
+def test_heatmap_format_decumulates_buckets(query: ModuleType) -> None:
     rows = [({"le": "+Inf"}, [1.0, 2.0], [10.0, 12.0]),
             ({"le": "10"}, [1.0, 2.0], [3.0, 4.0]),
             ({"le": "20"}, [1.0, 2.0], [7.0, 9.0])]
-    out = render.heatmap_buckets(rows)
+    out = query.heatmap_buckets(rows)
     assert [(r[0]["le"], r[2]) for r in out] == [
         ("10", [3.0, 4.0]), ("20", [4.0, 5.0]), ("+Inf", [3.0, 3.0])]
 
 
-def test_units_and_legends(render: ModuleType) -> None:
-    f = render.format_value
+def test_units_and_legends(units: ModuleType, query: ModuleType) -> None:
+    f = units.format_value
     assert f(0.25, "s") == "250 ms" and f(2.5, "s") == "2.5 s" and f(90, "s") == "1.5 min"
     assert f(0.0213, "percentunit") == "2.13%"
     assert f(190e6, "bytes") == "181 MiB"
     assert f(1500, "cps") == "1.5 K cps" and f(12.0, "short") == "12"
     assert f(None, "s") == "No data"
-    assert render.legend_name("{{topic}}[{{partition}}]", {"topic": "t", "partition": "3"},
-                              "") == "t[3]"
-    assert render.legend_name("", {"__name__": "up", "instance": "w:1"}, "") == 'up{instance="w:1"}'
+    assert query.legend_name("{{topic}}[{{partition}}]", {"topic": "t", "partition": "3"},
+                             "") == "t[3]"
+    assert query.legend_name("", {"__name__": "up", "instance": "w:1"}, "") == 'up{instance="w:1"}'
 
 
 # ------------------------------------------------------------------ rendering
@@ -338,16 +353,17 @@ def run_render(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_renderer_queries_every_panel_and_writes_the_png(
-        tmp_path: Path, render: ModuleType, dashboard: dict[str, Any]) -> None:
+        tmp_path: Path, query: ModuleType, layout: ModuleType,
+        dashboard: dict[str, Any]) -> None:
     out = tmp_path / "dashboard.png"
     with FakePrometheus() as prom:
         proc = run_render("--prometheus", prom.url, "--out", str(out), "--minutes", "10",
                           "--end", str(END))
         queries = prom.queries
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert png_size(out) == render.figure_size(dashboard)
-    w, h = render.figure_size(dashboard)
-    assert w == 2 * render.MARGIN_PX + 24 * render.COL_PX and h > 2000
+    assert png_size(out) == layout.figure_size(dashboard)
+    w, h = layout.figure_size(dashboard)
+    assert w == 2 * layout.MARGIN_PX + 24 * layout.COL_PX and h > 2000
 
     # one printed line per data panel, each with its series count, none empty
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("panel ")]
@@ -364,12 +380,12 @@ def test_renderer_queries_every_panel_and_writes_the_png(
     targets = [t for p in panels for t in p["targets"]]
     assert len(queries) == len(targets)
     assert not [q for q in queries if "$" in q]
-    window = render.Window(END - 600, END, 15.0)
-    variables = render.template_values(dashboard, {})
+    window = query.Window(END - 600, END, 15.0)
+    variables = query.template_values(dashboard, {})
     for p in panels:
-        built = render.builtin_variables(window, p["gridPos"]["w"] * render.COL_PX)
+        built = query.builtin_variables(window, p["gridPos"]["w"] * layout.COL_PX)
         for t in p["targets"]:
-            expected = render.substitute(t["expr"], {**variables, **built})
+            expected = query.substitute(t["expr"], {**variables, **built})
             assert expected in queries, f"{p['title']}: {expected}"
     assert any('instance=~".*"' in q and "[60s]" in q for q in queries)
     assert any("increase(leadscore_score_points_bucket" in q and "[600s]" in q
