@@ -12,9 +12,15 @@ Phases, all on fresh topics (unique names) so nothing from earlier runs is count
 1. ceiling: the N events pre-loaded into their own topics, consumed by the bare loop;
 2. scorer throughput: the same N events pre-loaded into the worker's topics, then one worker
    is started; timed from its first output message to its consumer group's lag reaching 0;
-3. scorer latency: a worker (restarted with LEADSCORE_MIN_SCORE_CHANGE=0, so every scored
-   event yields a score change) is sent pricing-page views at a steady rate; latency is the
-   time from each produce() call to reading the score change caused by that event.
+   its CPU time (utime+stime, all threads) over that window divided by N is "CPU per event",
+   a figure that moves far less with the machine's load than events/s do;
+3. with ``--workers N``: N workers started on empty topics, left to form their group, then
+   sent the N events; the aggregate rate and CPU per event;
+4. scorer latency: a worker (restarted with LEADSCORE_MIN_SCORE_CHANGE=0, so every scored
+   event yields a score change) is sent pricing-page views at each ``--rate`` in turn;
+   latency is the time from each produce() call to reading the score change caused by that
+   event. Printed beside it: the worker's own ``leadscore_event_to_score_seconds`` histogram
+   over the same events, quantiles interpolated as Prometheus does (the Grafana panel).
 
 Package layout: :mod:`.prepare` (broker, model, events, topics), :mod:`.ceiling` (the bare
 loop), :mod:`.scorer` (one worker's throughput), :mod:`.latency` (event-to-score latency),

@@ -31,6 +31,7 @@ from streams.bench.report import fmt_rate, render_table, report_rows
 from streams.bench.scorer import scorer_throughput
 from streams.commands.args import Parser, positive_float, positive_int
 from streams.local import kafka as localkafka
+from streams.settings import Settings
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -48,11 +49,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    "$LEADSCORE_KAFKA_BOOTSTRAP; else a local one is started on free ports)")
     p.add_argument("--partitions", type=positive_int, default=4, metavar="N",
                    help="partitions of every bench topic (default: 4)")
-    p.add_argument("--rate", type=positive_float, default=200.0, metavar="N",
-                   help="latency phase: events per second (default: 200)")
+    p.add_argument("--rate", type=rates, default=[2000.0, 300.0], metavar="N[,N...]",
+                   help="latency phase: events per second, one measurement per rate, in "
+                   "order (default: 2000,300)")
     p.add_argument("--seconds", type=positive_float, default=20.0, metavar="S",
-                   help="latency phase: how long to send (default: 20)")
+                   help="latency phase: how long to send at each rate (default: 20)")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="also measure N workers sharing the partitions (aggregate rate; "
+                   "give --partitions 8 for 2 workers); default: 1 (only the one worker)")
     return p.parse_args(argv)
+
+
+def rates(text: str) -> list[float]:
+    """argparse type: comma-separated positive numbers."""
+    return [positive_float(part) for part in text.split(",")]
 
 
 def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
@@ -64,10 +74,11 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     scorer_s = topic_settings(f"{prefix}-scorer", run.bootstrap, args.partitions)
     ceil_s = topic_settings(f"{prefix}-ceiling", run.bootstrap, args.partitions)
-    names = [*scorer_s.input_topics, scorer_s.topic_handoff, scorer_s.topic_changes,
-             scorer_s.topic_alerts, scorer_s.topic_deadletter, *ceil_s.input_topics,
-             ceil_s.topic_changes]
-    create_topics(run, names, [scorer_s.topic_changes], args.partitions)
+    group_s = topic_settings(f"{prefix}-group", run.bootstrap, args.partitions)
+    names = [*topic_names(scorer_s), *ceil_s.input_topics, ceil_s.topic_changes]
+    if args.workers > 1:
+        names += topic_names(group_s)
+    create_topics(run, names, [scorer_s.topic_changes, group_s.topic_changes], args.partitions)
     say("pre-loading the events into the ceiling's and the scorer's topics")
     preload(run.bootstrap, ev.lines, [ceil_s, scorer_s])
     say("ceiling: bare consume/read-modify-write/produce loop")
@@ -75,13 +86,26 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
     run.sample_load("ceiling")
     say(f"ceiling {fmt_rate(ceil[0])}; scorer throughput: starting one worker")
     web_port = localkafka.free_port()
-    tp = scorer_throughput(run, scorer_s, args.events, web_port)
+    tps = [scorer_throughput(run, scorer_s, args.events, [web_port])]
     run.sample_load("scorer")
-    say(f"scorer {fmt_rate(tp.events_per_s)}; latency: restarting the worker "
-        "with LEADSCORE_MIN_SCORE_CHANGE=0")
-    lat = scorer_latency(run, scorer_s, ev.leads, web_port, args.rate, args.seconds)
+    say(f"scorer {fmt_rate(tps[0].events_per_s)}, {tps[0].cpu_us_per_event:.0f} CPU-us/event")
+    if args.workers > 1:
+        say(f"scorer throughput: {args.workers} workers on {args.partitions} partitions")
+        ports = [localkafka.free_port() for _ in range(args.workers)]
+        tps.append(scorer_throughput(run, group_s, args.events, ports,
+                                     load=lambda: preload(run.bootstrap, ev.lines, [group_s])))
+        run.sample_load(f"{args.workers} workers")
+        say(f"{args.workers} workers: {fmt_rate(tps[-1].events_per_s)} in all")
+    say("latency: restarting the worker with LEADSCORE_MIN_SCORE_CHANGE=0")
+    lats = scorer_latency(run, scorer_s, ev.leads, web_port, args.rate, args.seconds)
     run.sample_load("latency")
-    return report_rows(args, run, ev, ceil, tp, lat)
+    return report_rows(args, run, ev, ceil, tps, lats)
+
+
+def topic_names(s: Settings) -> list[str]:
+    """Every topic a worker with settings ``s`` reads or writes (changelogs: Faust's own)."""
+    return [*s.input_topics, s.topic_handoff, s.topic_changes, s.topic_alerts,
+            s.topic_deadletter]
 
 
 def _on_sigterm(_sig: int, _frame: Any) -> None:

@@ -104,6 +104,7 @@ class Events:
     lines: list[bytes]
     leads: list[str]  # lead ids that are known and not closed: targets for the latency phase
     leads_simulated: int
+    keys: int  # distinct leads and anonymous visitors: about the records the tables hold
 
 
 def generate_events(n: int, leads: int, work: Path) -> Events:
@@ -123,7 +124,8 @@ def generate_events(n: int, leads: int, work: Path) -> Events:
         seed, simulated = seed + 1, simulated + leads
     lines = lines[:n]
     lines.sort(key=_occurred_at)
-    return Events(lines, _open_leads(lines), simulated)
+    open_leads, keys = _open_leads(lines)
+    return Events(lines, open_leads, simulated, keys)
 
 
 def _occurred_at(line: bytes) -> str:
@@ -133,9 +135,11 @@ def _occurred_at(line: bytes) -> str:
         return ""  # malformed on purpose: sent first, dead-lettered by the worker
 
 
-def _open_leads(lines: list[bytes]) -> list[str]:
+def _open_leads(lines: list[bytes]) -> tuple[list[str], int]:
+    """Leads that are known and not closed, and the number of distinct leads and visitors."""
     known: dict[str, None] = {}
     closed: set[str] = set()
+    visitors: set[str] = set()
     for line in lines:
         try:
             d = orjson.loads(line)
@@ -146,7 +150,9 @@ def _open_leads(lines: list[bytes]) -> list[str]:
             known[lead] = None
             if d.get("type") in CLOSING_TYPES:
                 closed.add(lead)
-    return [lead for lead in known if lead not in closed]
+        elif isinstance(d.get("anonymous_id"), str):
+            visitors.add(d["anonymous_id"])
+    return [lead for lead in known if lead not in closed], len(known) + len(visitors)
 
 
 # --------------------------------------------------------------------------- topics

@@ -61,25 +61,79 @@ def versions() -> str:
             f", rocksdict {v('rocksdict')}, lightgbm {v('lightgbm')}")
 
 
-def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[float, float],
-                tp: Throughput, lat: Latency) -> list[tuple[str, str]]:
-    loads = ", ".join(f"{k} {a:.2f}/{b:.2f}/{c:.2f}" for k, (a, b, c) in run.load.items())
+def histogram_quantile(buckets: Sequence[tuple[float, float]], q: float) -> float:
+    """Prometheus' ``histogram_quantile`` on cumulative (upper bound, count) buckets: linear
+    interpolation inside the bucket holding the q-th quantile (q in 0..1), the first bucket
+    starting at 0; the upper bound of the last finite bucket if it lands in +Inf. What the
+    Grafana dashboard draws from the worker's histogram."""
+    finite = sorted(b for b in buckets if not math.isinf(b[0]))
+    total = max((c for _, c in buckets), default=0.0)
+    if total <= 0 or not finite:
+        return math.nan
+    rank = q * total
+    lower_le, lower_count = 0.0, 0.0
+    for le, count in finite:
+        if count >= rank:
+            if count == lower_count:
+                return le
+            return lower_le + (le - lower_le) * (rank - lower_count) / (count - lower_count)
+        lower_le, lower_count = le, count
+    return finite[-1][0]
+
+
+def latency_rows(lat: Latency, seconds: float) -> list[tuple[str, str]]:
     q = {p: percentile(lat.latencies, p) for p in (50, 90, 99)}
     worst = max(lat.latencies, default=math.nan)
+    w50, w99 = (histogram_quantile(lat.worker_buckets, x) for x in (0.5, 0.99))
     return [
+        ("event-to-score latency", f"at {lat.rate:,.0f}/s: p50 {fmt_ms(q[50])}, p90 "
+                                   f"{fmt_ms(q[90])}, p99 {fmt_ms(q[99])}, max {fmt_ms(worst)}"),
+        ("", f"{lat.matched:,} of {lat.sent:,} pricing views matched (produce() -> score "
+             f"change read), sent at {lat.send_rate:,.0f}/s for {seconds:g} s"),
+        ("", f"the worker's own histogram (what Grafana shows): p50 {fmt_ms(w50)}, p99 "
+             f"{fmt_ms(w99)} (record timestamp -> change acknowledged; bucket-interpolated)"),
+    ]
+
+
+def throughput_rows(tp: Throughput, events: int, leads_held: int) -> list[tuple[str, str]]:
+    name = f"scorer ({tp.workers} worker{'s' if tp.workers > 1 else ''})"
+    rows = [
+        (name, f"{fmt_rate(tp.events_per_s)}  ({events:,} events in {tp.seconds:.2f} s, "
+               f"first output -> group lag 0{', aggregate' if tp.workers > 1 else ''})"),
+        ("", f"to its last output/changelog write: {fmt_rate(tp.to_last_write)} "
+             "(no commit wait)"),
+    ]
+    if tp.workers == 1:
+        rows.append(("", f"worker start-up before its first output: {tp.startup:.1f} s "
+                         "(not counted)"))
+    else:
+        rows.append(("", "workers started on empty topics and left to form their group "
+                         "before the events were sent"))
+    rows += [
+        ("", f"worker peak resident memory (VmHWM): {tp.peak_rss_mb:,.0f} MiB"
+             f"{' (largest worker)' if tp.workers > 1 else ''}, {leads_held:,} leads and "
+             "visitors in the tables"),
+        ("CPU per event" + ("" if tp.workers == 1 else f" ({tp.workers} workers)"),
+         f"{tp.cpu_us_per_event:,.1f} CPU-us/event (worker utime+stime over the window / "
+         f"events; {tp.cpu_share:.2f} cores busy)"),
+    ]
+    return rows
+
+
+def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[float, float],
+                tps: Sequence[Throughput], lats: Sequence[Latency]) -> list[tuple[str, str]]:
+    loads = ", ".join(f"{k} {a:.2f}/{b:.2f}/{c:.2f}" for k, (a, b, c) in run.load.items())
+    rows = [
         ("ceiling (bare loop)", f"{fmt_rate(ceil[0])}  ({args.events:,} events in "
                                 f"{ceil[1]:.2f} s)"),
         ("", "per event: orjson parse, rocksdict get+put of a small value, one produce"),
-        ("scorer (1 worker)", f"{fmt_rate(tp.events_per_s)}  ({args.events:,} events in "
-                              f"{tp.seconds:.2f} s, first output -> group lag 0)"),
-        ("", f"to its last output/changelog write: {fmt_rate(tp.to_last_write)} (no commit wait)"),
-        ("", f"worker start-up before its first output: {tp.startup:.1f} s (not counted)"),
-        ("", f"worker peak resident memory (VmHWM): {tp.peak_rss_mb:,.0f} MiB"),
-        ("scorer / ceiling", ratio_text(tp.events_per_s, ceil[0])),
-        ("event-to-score latency", f"p50 {fmt_ms(q[50])}, p90 {fmt_ms(q[90])}, p99 "
-                                   f"{fmt_ms(q[99])}, max {fmt_ms(worst)}"),
-        ("", f"{lat.matched:,} of {lat.sent:,} pricing views matched, sent to an idle worker "
-             f"at {lat.send_rate:,.0f}/s for {args.seconds:g} s (--rate {args.rate:g})"),
+    ]
+    for tp in tps:
+        rows += throughput_rows(tp, args.events, ev.keys)
+    rows.append(("scorer / ceiling", ratio_text(tps[0].events_per_s, ceil[0])))
+    for lat in lats:
+        rows += latency_rows(lat, args.seconds)
+    rows += [
         ("", "LEADSCORE_MIN_SCORE_CHANGE=0 in this phase, so every scored event yields a change"),
         ("events", f"{args.events:,} simulated ({ev.leads_simulated:,} leads simulated, last 2 "
                    f"days), {args.partitions} partitions per topic"),
@@ -90,3 +144,4 @@ def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[floa
         ("versions", versions()),
         ("command", shlex.join([Path(sys.executable).name, "-m", "streams.bench", *sys.argv[1:]])),
     ]
+    return rows

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
 from streams.bench.main import parse_args
-from streams.bench.report import fmt_ms, fmt_rate, percentile, ratio_text, render_table
+from streams.bench.report import (
+    fmt_ms,
+    fmt_rate,
+    histogram_quantile,
+    percentile,
+    ratio_text,
+    render_table,
+)
+from streams.bench.scorer import CpuTrack, cpu_seconds
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -49,3 +58,33 @@ def test_bad_arguments_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--events" in err
+
+
+def test_histogram_quantile_interpolates_like_prometheus() -> None:
+    # 10 observations <= 0.01, 10 more <= 0.05, none above: cumulative buckets.
+    buckets = [(0.01, 10.0), (0.05, 20.0), (0.1, 20.0), (math.inf, 20.0)]
+    assert histogram_quantile(buckets, 0.5) == pytest.approx(0.01)
+    assert histogram_quantile(buckets, 0.25) == pytest.approx(0.005)  # inside the first bucket
+    assert histogram_quantile(buckets, 0.75) == pytest.approx(0.03)
+    assert math.isnan(histogram_quantile([(0.01, 0.0), (math.inf, 0.0)], 0.5))
+    # Everything above the last finite bound: that bound, as Prometheus answers.
+    assert histogram_quantile([(0.01, 0.0), (math.inf, 5.0)], 0.99) == 0.01
+
+
+def test_cpu_track_interpolates_between_samples() -> None:
+    track = CpuTrack([])
+    track.samples = [(100.0, 1.0), (102.0, 3.0), (104.0, 3.0)]
+    assert track.at(101.0) == pytest.approx(2.0)
+    assert track.at(99.0) == 1.0 and track.at(200.0) == 3.0
+
+
+def test_cpu_seconds_reads_this_process() -> None:
+    assert cpu_seconds(os.getpid()) > 0
+
+
+def test_rates_are_a_comma_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--rate", "2000,300"]).rate == [2000.0, 300.0]
+    assert parse_args([]).rate == [2000.0, 300.0]
+    with pytest.raises(SystemExit):
+        parse_args(["--rate", "2000,-1"])
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
