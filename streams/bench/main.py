@@ -49,9 +49,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    "$LEADSCORE_KAFKA_BOOTSTRAP; else a local one is started on free ports)")
     p.add_argument("--partitions", type=positive_int, default=4, metavar="N",
                    help="partitions of every bench topic (default: 4)")
-    p.add_argument("--rate", type=rates, default=[2000.0, 300.0], metavar="N[,N...]",
+    p.add_argument("--rate", type=rates, default=[300.0, 2000.0], metavar="N[,N...]",
                    help="latency phase: events per second, one measurement per rate, in "
-                   "order (default: 2000,300)")
+                   "order; the lower first, so a backlog at the higher one cannot spoil it "
+                   "(default: 300,2000)")
     p.add_argument("--seconds", type=positive_float, default=20.0, metavar="S",
                    help="latency phase: how long to send at each rate (default: 20)")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",

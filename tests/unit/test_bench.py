@@ -84,7 +84,7 @@ def test_cpu_seconds_reads_this_process() -> None:
 
 def test_rates_are_a_comma_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert parse_args(["--rate", "2000,300"]).rate == [2000.0, 300.0]
-    assert parse_args([]).rate == [2000.0, 300.0]
+    assert parse_args([]).rate == [300.0, 2000.0]
     with pytest.raises(SystemExit):
         parse_args(["--rate", "2000,-1"])
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
