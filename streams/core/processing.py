@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-import numpy as np
 import orjson
-from aiokafka.partitioner import murmur2
 
+from models.columns import feature_rows
 from models.scoring import Scorer
 from models.state import (
     LeadState,
@@ -47,8 +46,11 @@ from models.state import (
     state_from_bytes,
     state_to_bytes,
 )
-from schemas import Alert, DeadLetterRecord, Event, Factor, ScoreChange, parse_event
+from schemas import DeadLetterRecord
+from schemas.fastpath import FastEvent, parse_event_fast
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
+from streams.core.messages import alert_bytes, factor, score_change_bytes
+from streams.core.partitioner import partition_for
 from streams.core.percentile import ScoreHistogram
 from streams.core.record import LeadRecord, anon_key, lead_key
 from streams.core.significance import DEFAULT_RULE, SignificanceRule
@@ -147,11 +149,6 @@ class Store(Protocol):
     def get(self, key: str) -> Any: ...
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default (murmur2) partitioner, as Java clients and Faust use it."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
 def _iso(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -165,9 +162,10 @@ def trend(history: Sequence[tuple[float, int]], score: int, at: float) -> str:
     return "rising" if delta >= 5 else "falling" if delta <= -5 else "steady"
 
 
-def recommended_action(tier: str, trend_: str, factors: Sequence[Factor]) -> str:
-    """A next step a rep can take, from tier and trend, citing the strongest positive reason."""
-    reason = next((f.sentence for f in factors if f.points > 0), None)
+def recommended_action(tier: str, trend_: str, factors: Sequence[Any]) -> str:
+    """A next step a rep can take, from tier and trend, citing the strongest positive reason.
+    ``factors``: contract Factors or the dicts :func:`streams.core.messages.factor` makes."""
+    reason = next((_sentence(f) for f in factors if _points(f) > 0), None)
     because = f" Lead with: {reason}." if reason else ""
     if tier == "hot":
         return "Call today: high intent." + because
@@ -178,6 +176,14 @@ def recommended_action(tier: str, trend_: str, factors: Sequence[Factor]) -> str
     if trend_ == "falling":
         return "Move to a re-engagement nurture track."
     return "Keep in marketing nurture; no sales action yet."
+
+
+def _sentence(f: Any) -> str:
+    return str(f["sentence"] if isinstance(f, dict) else f.sentence)
+
+
+def _points(f: Any) -> float:
+    return float(f["points"] if isinstance(f, dict) else f.points)
 
 
 class Processor:
@@ -210,14 +216,15 @@ class Processor:
     # ------------------------------------------------------------------ batch
     def process(self, messages: Sequence[Message], leads: Store, aliases: Store,
                 before_message: Callable[[int], None] | None = None) -> BatchResult:
-        """Process one batch. ``before_message(i)`` runs before message i is handled (the
-        Faust agent uses it to make message i the current event, so table reads go to its
-        partition)."""
+        """Process one batch. ``messages`` are anything with ``topic``, ``partition``,
+        ``offset``, ``key`` and ``value`` (the worker hands over aiokafka's records as they
+        were fetched). ``before_message(i)`` runs before message i is handled."""
         batch = _Batch(self, leads, aliases)
+        handoff = self.topics.handoff
         for i, msg in enumerate(messages):
             if before_message is not None:
                 before_message(i)
-            if msg.topic == self.topics.handoff:
+            if msg.topic == handoff:
                 batch.handoff(i, msg)
             else:
                 batch.ingress(i, msg)
@@ -237,10 +244,16 @@ class _Batch:
         self.alias_cache: dict[str, str] = {}
         self.alias_writes: dict[str, tuple[str, int]] = {}
         # lead id -> (latest significant event, index of its message)
-        self.to_score: dict[str, tuple[Event, int]] = {}
+        self.to_score: dict[str, tuple[FastEvent, int]] = {}
         # lead id -> (event time to re-score an idle lead at, index of the rescore message)
         self.rescore: dict[str, tuple[float, int]] = {}
         self.result = BatchResult()
+        self.counts = self.result.counts
+        # One clock reading per batch: validation's "now" and the outputs' emitted_at.
+        self.now = _iso(proc.clock())
+        pol = proc.policy
+        self.max_age, self.max_bytes, self.partitions = pol.max_age, pol.max_bytes, pol.partitions
+        self.significant = pol.significant
 
     # ------------------------------------------------------------------ records
     def record(self, key: str) -> LeadRecord | None:
@@ -264,13 +277,13 @@ class _Batch:
             found = found.decode()
         return found
 
-    def fold(self, key: str, ev: Event, i: int) -> bool:
+    def fold(self, key: str, ev: FastEvent, i: int) -> bool:
         """Fold into the record; False when the event was already folded (or too late)."""
         rec = self.record_or_new(key)
         self.touched[key] = i
         # In place: the record was decoded for this batch and is owned by it alone.
         if not fold_into(rec.state, observe(ev), self.p.state_config):
-            self.result.counts["duplicate_or_late"] += 1
+            self.counts["duplicate_or_late"] += 1
             return False
         return True
 
@@ -286,8 +299,8 @@ class _Batch:
                 self.touched[lead_key(lead)] = i
             return
         raw = base64.b64decode(body["raw"])
-        ev = parse_event(raw, max_age=None, max_bytes=1 << 30)
-        if not isinstance(ev, Event):  # validated at ingress; only a foreign writer gets here
+        ev = parse_event_fast(raw, now=self.now, max_age=None, max_bytes=1 << 30)
+        if isinstance(ev, DeadLetterRecord):  # validated at ingress; only a foreign writer
             self._dead_letter(msg, ev)
             return
         if kind == "route":
@@ -298,32 +311,29 @@ class _Batch:
             rec = self.record_or_new(key)
             rec.state = merge(rec.state, state_from_bytes(base64.b64decode(body["state"])))
             self.touched[key] = i
-            self.result.counts["merged"] += 1
+            self.counts["merged"] += 1
         changed = self.fold(key, ev, i)
-        if (changed or kind == "merge") and self.p.policy.significant(ev):
+        if (changed or kind == "merge") and self.significant(ev):
             self.to_score[lead] = (ev, i)
 
     def ingress(self, i: int, msg: Message) -> None:
-        ev = parse_event(msg.value, now=_iso(self.p.clock()), max_age=self.p.policy.max_age,
-                         max_bytes=self.p.policy.max_bytes, source_topic=msg.topic,
-                         partition=msg.partition, offset=msg.offset)
-        if not isinstance(ev, Event):
-            self.result.counts[f"consumed:{msg.topic}:invalid"] += 1
+        ev = parse_event_fast(msg.value, now=self.now, max_age=self.max_age,
+                              max_bytes=self.max_bytes, source_topic=msg.topic,
+                              partition=msg.partition, offset=msg.offset)
+        if isinstance(ev, DeadLetterRecord):
+            self.counts[f"consumed:{msg.topic}:invalid"] += 1
             self._dead_letter(msg, ev)
             return
-        self.result.counts[f"consumed:{msg.topic}:{ev.type}"] += 1
-        self.p.saw_event_time(ev.occurred_at.timestamp())
+        self.counts[f"consumed:{msg.topic}:{ev.type}"] += 1
+        self.p.saw_event_time(ev.ts)
         key = ev.key.encode()
-        if msg.key != key or not self._right_partition(key, msg.partition):
+        if msg.key != key or (self.partitions is not None
+                              and partition_for(key, self.partitions) != msg.partition):
             self._send_handoff(ev.key, "route", msg.value)
             return
         self.event(i, ev, routed=False)
 
-    def _right_partition(self, key: bytes, partition: int) -> bool:
-        n = self.p.policy.partitions
-        return n is None or partition_for(key, n) == partition
-
-    def event(self, i: int, ev: Event, routed: bool) -> None:
+    def event(self, i: int, ev: FastEvent, routed: bool) -> None:
         if ev.type == "identify" and ev.anonymous_id and ev.lead_id:
             self._identify(i, ev)
             return
@@ -335,10 +345,10 @@ class _Batch:
             else:
                 self.fold(anon_key(ev.anonymous_id), ev, i)
             return
-        if self.fold(lead_key(ev.lead_id), ev, i) and self.p.policy.significant(ev):
+        if self.fold(lead_key(ev.lead_id), ev, i) and self.significant(ev):
             self.to_score[ev.lead_id] = (ev, i)
 
-    def _identify(self, i: int, ev: Event) -> None:
+    def _identify(self, i: int, ev: FastEvent) -> None:
         anon, lead = ev.anonymous_id, ev.lead_id
         assert anon is not None and lead is not None
         self.alias_cache[anon] = lead
@@ -353,7 +363,7 @@ class _Batch:
 
     def _send_handoff(self, lead: str, kind: str, raw: bytes, state: str | None = None) -> None:
         body: dict[str, Any] = {"k": kind, "raw": base64.b64encode(raw).decode()}
-        self.result.counts[f"handoff:{kind}"] += 1
+        self.counts[f"handoff:{kind}"] += 1
         if state is not None:
             body["state"] = state
         self.result.outputs.append(Output(self.p.topics.handoff, lead.encode(),
@@ -362,7 +372,7 @@ class _Batch:
     def _dead_letter(self, msg: Message, dl: DeadLetterRecord) -> None:
         dl = dl.with_source(msg.topic, msg.partition, msg.offset)
         self.result.outputs.append(Output(self.p.topics.deadletter, msg.key, dl.to_bytes()))
-        self.result.counts[f"invalid:{msg.topic}:{dl.reason_code.value}"] += 1
+        self.counts[f"invalid:{msg.topic}:{dl.reason_code.value}"] += 1
 
     # ------------------------------------------------------------------ scoring
     def score(self) -> None:
@@ -385,56 +395,57 @@ class _Batch:
         if not rows:
             return
         scorer, pol = self.p.scorer, self.p.policy
-        X = np.vstack([scorer.features(r.rec.state, r.at) for r in rows])
+        # One pass over the batch's leads, column by column (models.columns; the per-lead
+        # models.features is the reference it is tested against).
+        X = feature_rows([r.rec.state for r in rows], [r.at for r in rows], scorer.config)
         scored = scorer.score_batch(X)
+        scores, probs = scored.score.tolist(), scored.probability.tolist()
         emit: list[int] = []
         trends: list[str] = []
+        counts, histogram = self.counts, self.p.histogram
         for j, (lead, rec, cause, at) in enumerate(rows):
-            s, prob = int(scored.score[j]), float(scored.probability[j])
+            s, prob = int(scores[j]), float(probs[j])
             tier = pol.alerts.tier(s)  # the configured tiers, not the artifact defaults
             prev, prev_tier = rec.score, rec.tier
             trends.append(trend(rec.alert.history, s, at))
             rec.alert, decisions = evaluate(rec.alert, lead_id=lead, prev_score=prev, score=s,
                                             at=at, cause_event_id=cause.id, policy=pol.alerts)
-            self.p.histogram.move(prev, s)
+            histogram.move(prev, s)
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
-            self.result.counts["scored"] += 1
             self.result.scored_scores.append(s)
             self.result.scored_sources.append(sources[j])
             if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
             for d in decisions:
                 self._alert(d, cause)
+        counts["scored"] += len(rows)
         if emit:
-            factors = scorer.explain(X[emit], top_k=pol.top_k)
-            for j, fs in zip(emit, factors, strict=True):
+            # Explanations only for the changes sent, in one call for the batch.
+            explained = scorer.explain(X[emit], top_k=pol.top_k)
+            for j, fs in zip(emit, explained, strict=True):
                 self._change(rows[j], fs, trends[j])
 
     def _change(self, row: Row, fs: list[Any], trend_: str) -> None:
         lead, rec, cause, _ = row
         assert rec.score is not None and rec.probability is not None and rec.tier is not None
-        factors = [Factor(feature=f.feature, points=float(f.points), sentence=f.sentence)
-                   for f in fs]
-        msg = ScoreChange(
+        factors = [factor(f.feature, float(f.points), f.sentence) for f in fs]
+        value = score_change_bytes(
             lead_id=lead, score=rec.score, probability=rec.probability, tier=rec.tier,
             percentile=self.p.histogram.percentile(rec.score), top_factors=factors,
             trend=trend_, recommended_action=recommended_action(rec.tier, trend_, factors),
             model_version=self.p.scorer.version, cause_event_id=cause.id,
-            cause_event_type=cause.type, event_time=cause.time,
-            emitted_at=_iso(self.p.clock()),
-        )
-        self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), msg.to_bytes()))
-        self.result.counts[f"changes:{rec.tier}"] += 1
+            cause_event_type=cause.type, event_time=cause.time, emitted_at=self.now)
+        self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), value))
+        self.counts[f"changes:{rec.tier}"] += 1
 
     def _alert(self, d: AlertDecision, cause: Cause) -> None:
-        msg = Alert(kind=d.kind, lead_id=d.lead_id, from_tier=d.from_tier, to_tier=d.to_tier,
-                    from_score=d.from_score, to_score=d.to_score, score=d.to_score,
-                    reason=d.reason, idempotency_key=d.idempotency_key,
-                    cause_event_id=d.cause_event_id, event_time=cause.time,
-                    emitted_at=_iso(self.p.clock()), model_version=self.p.scorer.version)
-        self.result.outputs.append(Output(self.p.topics.alerts, d.lead_id.encode(),
-                                          msg.to_bytes()))
-        self.result.counts[f"alerts:{d.kind}"] += 1
+        value = alert_bytes(
+            kind=d.kind, lead_id=d.lead_id, from_tier=d.from_tier, to_tier=d.to_tier,
+            from_score=d.from_score, to_score=d.to_score, reason=d.reason,
+            idempotency_key=d.idempotency_key, cause_event_id=d.cause_event_id,
+            event_time=cause.time, emitted_at=self.now, model_version=self.p.scorer.version)
+        self.result.outputs.append(Output(self.p.topics.alerts, d.lead_id.encode(), value))
+        self.counts[f"alerts:{d.kind}"] += 1
 
     # ------------------------------------------------------------------ writes
     def finish(self) -> BatchResult:

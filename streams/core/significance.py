@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from schemas import EVENT_TYPES, Event
+from schemas.fastpath import FastEvent
 
 DEFAULT_SIGNIFICANT = (
     "page_view:pricing",
@@ -42,7 +43,7 @@ class SignificanceRule:
     types: frozenset[str]
     page_categories: frozenset[str]
 
-    def __call__(self, event: Event) -> bool:
+    def __call__(self, event: Event | FastEvent) -> bool:
         if event.type in self.types:
             return True
         if event.type == "page_view":

@@ -1,0 +1,176 @@
+"""Feature vectors of many leads at once, column by column: the scorer's fast path.
+
+:func:`models.features.features` (one lead, one row) stays the reference: training, replay
+and lookups use it, and tests/unit/test_models_columns.py checks that every row built here is
+bit-for-bit the row it returns. Here the same arithmetic runs once per column over the whole
+micro-batch: the windowed counts of every lead's daily buckets in one masked sum, the other
+columns as numpy expressions over arrays of the leads' timestamps and totals. Only the few
+things that are not plain arithmetic stay per lead: the decay factors (``2 ** x`` from
+Python's math, as the reference computes them) and the profile's category codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.features import (
+    DEFAULT_FEATURE_CONFIG,
+    DEPARTMENTS,
+    ENGAGED,
+    FUNDING_ROUNDS,
+    INTENT,
+    REVENUE_BANDS,
+    SENIORITY,
+    FeatureConfig,
+    _code,
+    _window_bounds,
+)
+from models.state import CH, CHANNELS, DAY, DECAY_GROUPS, MISC, TS, LeadState
+
+M = {name: i for i, name in enumerate(MISC)}
+T = {name: i for i, name in enumerate(TS)}
+_NAN = np.nan
+
+
+def feature_rows(states: Sequence[LeadState], ats: Sequence[float],
+                 config: FeatureConfig | None = None) -> np.ndarray:
+    """``np.vstack([features(s, at, config) for s, at in zip(states, ats)])``, faster."""
+    cfg = config or DEFAULT_FEATURE_CONFIG
+    n, nk = len(states), len(CHANNELS)
+    nw = len(cfg.windows_days)
+    out = np.empty((n, len(cfg.specs)), dtype=np.float64)
+    if n == 0:
+        return out
+    at = np.asarray(ats, dtype=np.float64)
+    totals = np.array([s.totals for s in states], dtype=np.float64)
+    ts = np.array([s.ts for s in states], dtype=np.float64)
+    misc = np.array([s.misc for s in states], dtype=np.float64)
+
+    # Windowed counts: every bucket of every lead, masked by its age in each window.
+    windows = _window_sums(states, at, cfg, nk)  # (n, nw + 2, nk)
+    col = 0
+    out[:, :nw * nk] = windows[:, :nw, :].reshape(n, nw * nk)
+    col = nw * nk
+    out[:, col:col + nk] = totals
+    col += nk
+    this_w, prior = windows[:, nw, :], windows[:, nw + 1, :]
+
+    # Decayed sums brought forward to `at` (per lead: Python's 2 ** x, as the reference).
+    nh = len(cfg.half_lives_days)
+    decayed = []
+    for s, a in zip(states, ats, strict=True):
+        if s.half_lives != cfg.half_lives_days:
+            raise ValueError("state half-lives differ from the feature config's")
+        ref = s.decay_ref
+        row = s.decay
+        if ref == ref and a > ref:
+            factors = [2.0 ** (-(a - ref) / DAY / h) for h in s.half_lives]
+            row = [v * factors[i % nh] for i, v in enumerate(row)]
+        decayed.append(row)
+    nd = len(DECAY_GROUPS) * nh
+    out[:, col:col + nd] = np.array(decayed, dtype=np.float64)
+    col += nd
+
+    def days(t: np.ndarray) -> np.ndarray:  # _days: NaN stays NaN, never negative
+        return np.where(t != t, _NAN, np.maximum(0.0, (at - t) / DAY))
+
+    def gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.where((a != a) | (b != b), _NAN, (b - a) / DAY)
+
+    def rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), _NAN)
+
+    eng_now = this_w[:, ENGAGED].sum(axis=1)
+    eng_prior = prior[:, ENGAGED].sum(axis=1)
+    int_now = this_w[:, INTENT].sum(axis=1)
+    int_prior = prior[:, INTENT].sum(axis=1)
+    first_case, last_pricing = ts[:, T["first_case"]], ts[:, T["last_pricing"]]
+    first_pricing, last_demo = ts[:, T["first_pricing"]], ts[:, T["last_demo"]]
+    has_case = first_case == first_case
+    stage2 = has_case & (last_pricing == last_pricing) & (last_pricing >= first_case)
+    stage3 = stage2 & (last_demo == last_demo) & (last_demo >= first_pricing) & (
+        last_demo >= first_case)
+    stage = np.where(stage3, 3.0, np.where(stage2, 2.0, np.where(has_case, 1.0, 0.0)))
+    delivered = misc[:, M["delivered"]]
+    opens = totals[:, CH["email_open"]]
+    clicks = totals[:, CH["email_click"]]
+    signup = ts[:, T["signup"]]
+    first = ts[:, T["first"]]
+    engaged_total = totals[:, ENGAGED].sum(axis=1)
+    per_week = np.where(first != first, 0.0,
+                        engaged_total / np.maximum(1.0, (at - first) / (7 * DAY)))
+    cols = [
+        days(last_pricing), days(ts[:, T["last_email_click"]]), days(ts[:, T["last_login"]]),
+        days(last_demo), days(ts[:, T["last"]]), days(first),
+        eng_now, eng_prior,
+        (eng_now + 1.0) / (eng_prior / 3.0 + 1.0),
+        (int_now + 1.0) / (int_prior / 3.0 + 1.0),
+        stage,
+        gap(first, ts[:, T["first_demo"]]),
+        gap(signup, ts[:, T["first_integration"]]),
+        gap(signup, first_pricing),
+        days(signup), days(ts[:, T["trial_started"]]),
+        delivered,
+        rate(opens, delivered), rate(clicks, delivered), rate(clicks, opens),
+        misc[:, M["bounce_hard"]], misc[:, M["unsubscribed"]],
+        np.array([float(len(s.features)) for s in states]),
+        np.array([float(len(s.integrations)) for s in states]),
+        misc[:, M["teammates"]], misc[:, M["tickets"]],
+        rate(misc[:, M["session_seconds"]] / 60.0, misc[:, M["sessions_ended"]]),
+        days(ts[:, T["lost"]]),
+        rate(totals[:, CH["pricing_view"]], totals[:, CH["page_view"]]),
+        rate(totals[:, CH["page_view"]], totals[:, CH["session"]]),
+        per_week,
+    ]
+    for c in cols:
+        out[:, col] = c
+        col += 1
+    out[:, col:] = [_profile_row(s, a, cfg) for s, a in zip(states, ats, strict=True)]
+    return out
+
+
+def _window_sums(states: Sequence[LeadState], at: np.ndarray, cfg: FeatureConfig,
+                 nk: int) -> np.ndarray:
+    """(leads, windows + this week + the 3 weeks before, channels) counts."""
+    n = len(states)
+    lo, hi = _window_bounds(cfg.windows_days)  # (nw + 2, 1) each
+    nwin = lo.shape[0]
+    sizes = [len(s.buckets) for s in states]
+    total = sum(sizes)
+    out = np.zeros((n, nwin, nk), dtype=np.float64)
+    if total == 0:
+        return out
+    days = np.fromiter((d for s in states for d in s.buckets), dtype=np.int64, count=total)
+    counts = np.array([b for s in states for b in s.buckets.values()], dtype=np.float64)
+    owner = np.repeat(np.arange(n), sizes)
+    ages = (at // DAY).astype(np.int64)[owner] - days
+    inside = (ages[None, :] >= lo) & (ages[None, :] < hi)  # (nwin, buckets)
+    for w in range(nwin):
+        sel = inside[w]
+        if sel.any():
+            np.add.at(out[:, w, :], owner[sel], counts[sel])
+    return out
+
+
+def _profile_row(state: LeadState, at: float, cfg: FeatureConfig) -> list[float]:
+    prof = state.profile
+
+    def pv(k: str) -> object:
+        x = prof.get(k)
+        return None if x is None else x[0]
+
+    emp = pv("employee_count")
+    fdate = pv("funding_date")
+    return [
+        _NAN if emp is None else float(emp),  # type: ignore[arg-type]
+        _code(pv("revenue_band"), REVENUE_BANDS, 1, other=False),
+        _code(pv("seniority"), SENIORITY, 1, other=False),
+        _code(pv("department"), DEPARTMENTS, 0, other=False),
+        _code(pv("industry"), cfg.industries),
+        _code(pv("country"), cfg.countries),
+        _code(pv("funding_round"), FUNDING_ROUNDS, 1),
+        _NAN if fdate is None else max(0.0, at / DAY - (float(fdate) - 719163)),  # type: ignore[arg-type]
+    ]

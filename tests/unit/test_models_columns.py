@@ -1,0 +1,65 @@
+"""The column-wise feature rows equal the reference (one lead at a time), bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.columns import feature_rows
+from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features
+from models.simulate import run as simulate
+from models.state import DAY, LeadState, fold_into, merge, observe
+from schemas import Event, parse_event
+
+
+@pytest.fixture(scope="module")
+def leads(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[LeadState, float]]:
+    """Simulated leads (every event type), snapshotted at several points of their history."""
+    path = Path(tmp_path_factory.mktemp("sim")) / "events.jsonl"
+    simulate(80, 60, seed=9, out=str(path), progress=False)
+    states: dict[str, LeadState] = {}
+    snaps: list[tuple[LeadState, float]] = []
+    for i, line in enumerate(path.read_bytes().splitlines()):
+        ev = parse_event(line, max_age=None)
+        if not isinstance(ev, Event):
+            continue
+        st = states.setdefault(ev.key, LeadState.new(key=ev.key))
+        fold_into(st, observe(ev))
+        if i % 7 == 0:  # now, and later: windows, decay and "days since" move
+            at = ev.occurred_at.timestamp()
+            snaps += [(st.copy(), at), (st.copy(), at + 3.5 * DAY), (st.copy(), at + 40 * DAY)]
+    first, second = list(states.values())[:2]
+    snaps.append((merge(first, second), 1.8e9))
+    snaps.append((LeadState.new(key="nobody"), 1.8e9))  # no events at all
+    return snaps
+
+
+def assert_rows_equal(got: np.ndarray, want: np.ndarray) -> None:
+    # Bit for bit, NaN in the same places (equal_nan compares values, not payloads).
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_columns_equal_the_reference_rows(leads: list[tuple[LeadState, float]]) -> None:
+    assert len(leads) > 300
+    got = feature_rows([s for s, _ in leads], [at for _, at in leads])
+    want = np.vstack([features(s, at) for s, at in leads])
+    assert_rows_equal(got, want)
+
+
+def test_with_a_trained_vocabulary_and_other_windows(
+        leads: list[tuple[LeadState, float]]) -> None:
+    cfg = FeatureConfig(windows_days=(2, 14), industries=("software", "retail"),
+                        countries=("DE", "US"))
+    got = feature_rows([s for s, _ in leads], [at for _, at in leads], cfg)
+    want = np.vstack([features(s, at, cfg) for s, at in leads])
+    assert_rows_equal(got, want)
+
+
+def test_one_lead_and_none() -> None:
+    s = LeadState.new(key="x")
+    assert_rows_equal(feature_rows([s], [1.8e9]), features(s, 1.8e9).reshape(1, -1))
+    assert feature_rows([], []).shape == (0, len(DEFAULT_FEATURE_CONFIG.specs))
