@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(
         "warn",
-        description="Worker log level: debug, info, warn, error. Env: LEADSCORE_LOG_LEVEL.",
+        description="Worker log level: debug, info, warn, error. It is the root logger's level "
+        "too (Faust leaves that at DEBUG, which builds a record for every debug call of "
+        "aiokafka and Faust: ~5% of a busy worker). Env: LEADSCORE_LOG_LEVEL.",
     )
     rocksdb_block_cache_mb: int = Field(
         64,
@@ -154,16 +156,40 @@ class Settings(BaseSettings):
         3, ge=1, le=10, description="Factors per score change. Env: LEADSCORE_TOP_FACTORS."
     )
     batch_max: int = Field(
-        500,
+        1000,
         ge=1,
-        description="Most events per micro-batch (one model call per batch). "
-        "Env: LEADSCORE_BATCH_MAX.",
+        description="Most records per micro-batch: the batch is what one fetch from Kafka "
+        "returns, so it is small at a trickle (no waiting to fill one) and up to this size "
+        "under load, where larger batches spread the per-batch costs (one predict, one "
+        "RocksDB write per partition, one commit). Env: LEADSCORE_BATCH_MAX.",
     )
-    batch_seconds: float = Field(
-        0.05,
-        gt=0,
-        description="Longest wait to fill a micro-batch, seconds: the latency the batching may "
-        "add. Env: LEADSCORE_BATCH_SECONDS.",
+    batches_in_flight: int = Field(
+        4,
+        ge=1,
+        description="Batches processed ahead of the one whose acknowledgements, state write "
+        "and commit are still pending. Env: LEADSCORE_BATCHES_IN_FLIGHT.",
+    )
+    producer_linger_ms: float = Field(
+        2.0,
+        ge=0,
+        description="How long the worker's producer waits to fill a request (librdkafka "
+        "linger.ms). A batch's outputs are produced at once, so this mostly merges batches; "
+        "it adds up to this much to the event-to-score latency. "
+        "Env: LEADSCORE_PRODUCER_LINGER_MS.",
+    )
+    producer_batch_kb: int = Field(
+        1024,
+        ge=16,
+        description="Largest request per partition the worker's producer sends, KiB "
+        "(librdkafka batch.size; aiokafka's 16 KiB default sent the changelog as many small "
+        "requests). Env: LEADSCORE_PRODUCER_BATCH_KB.",
+    )
+    producer_compression: str = Field(
+        "lz4",
+        pattern=r"^(none|gzip|snappy|lz4|zstd)$",
+        description="Compression of everything the worker produces: outputs, handoffs, "
+        "changelogs (lz4: cheap to compress, and the changelog is read back on recovery). "
+        "Env: LEADSCORE_PRODUCER_COMPRESSION.",
     )
     tier_hot: int = Field(80, description="Hot from this score up. Env: LEADSCORE_TIER_HOT.")
     tier_warm: int = Field(50, description="Warm from this score up. Env: LEADSCORE_TIER_WARM.")

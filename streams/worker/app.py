@@ -6,21 +6,53 @@ worker configurable without code changes. This module declares the topics and ta
 registers the agents (:mod:`streams.worker.agents`, one module each), the timers
 (:mod:`streams.worker.timers`) and the web views (:mod:`streams.worker.views`). Those modules
 import nothing from here: each offers ``register(app, ctx)``, so dependencies point one way.
+
+The app is Faust's with three classes swapped in through its documented hooks: the consumer
+(:mod:`streams.worker.fetch`: whole fetched batches to the scorer agent), the table manager
+(:mod:`streams.worker.recovery`: seek before fetching) and the worker (root logger level).
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import faust
+from faust.worker import Worker
 
 from streams.settings import Settings, get_settings
 from streams.worker import tables as tables_
 from streams.worker import topics as topics_
 from streams.worker import views
 from streams.worker.agents import lead_events
-from streams.worker.changelog import AckedTable
 from streams.worker.context import WorkerContext
+from streams.worker.fetch import BatchSink, BatchTransport
 from streams.worker.recovery import SeekFirstTableManager
 from streams.worker.timers import idle
+
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "error": logging.ERROR}
+
+
+class LeadscoreApp(faust.App):
+    """Faust's App whose consumer hands the scorer agent whole fetched batches."""
+
+    batch_sink: BatchSink | None = None
+
+    def _new_transport(self) -> Any:
+        return BatchTransport(self.conf.broker_consumer, self)
+
+
+class LeadscoreWorker(Worker):
+    """Faust's worker, with the root logger back at the configured level.
+
+    Faust's start-up spinner sets the root logger to DEBUG (for its own handler) and leaves
+    it there: every debug call of aiokafka and Faust then builds a LogRecord, ~5% of a busy
+    worker (team field notes). The handlers keep the configured level either way."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        logger.setLevel(level)
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -28,8 +60,8 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{hp.strip()}" for hp in bootstrap.split(",") if hp.strip()]
 
 
-def build_app(settings: Settings) -> faust.App:
-    return faust.App(
+def build_app(settings: Settings) -> LeadscoreApp:
+    return LeadscoreApp(
         settings.app_id,
         broker=broker_urls(settings.kafka_bootstrap),
         store="rocksdb://",
@@ -47,16 +79,37 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=3.0,
         consumer_auto_offset_reset="earliest",
         autodiscover=False,
-        # The agent waits for each batch's changelog records (streams/worker/changelog.py), and
-        # a restarted worker seeks its inputs before fetching them (streams/worker/recovery.py).
-        Table=AckedTable,
+        # One fetch is one batch for the scorer agent (streams/worker/fetch.py).
+        broker_max_poll_records=settings.batch_max,
+        # Faust's own producer (the idle timer's handoffs, anything Faust sends itself) batches
+        # like the hot path's (streams/worker/clients.py) instead of 16 KiB, linger 0.
+        producer_linger=settings.producer_linger_ms / 1000.0,
+        producer_max_batch_size=settings.producer_batch_kb * 1024,
+        producer_compression_type=(None if settings.producer_compression == "none"
+                                   else settings.producer_compression),
+        # A restarted worker seeks its inputs before fetching them (streams/worker/recovery.py).
         TableManager=SeekFirstTableManager,
+        Worker=LeadscoreWorker,
     )
+
+
+def wire(app: LeadscoreApp, settings: Settings) -> WorkerContext:
+    """Declare topics and tables, register the agent, timer and views; return the context."""
+    ctx = WorkerContext(settings, topics_.declare(app, settings),
+                        tables_.declare(app, settings))
+    app.batch_sink = lead_events.register(app, ctx)
+    idle.register(app, ctx)
+    views.register(app, ctx)
+
+    async def close_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # After the consumer waited for the agent's batches (Faust stops it first).
+        ctx.close_producer()
+
+    app.on_before_shutdown.connect(close_producer)
+
+    return ctx
 
 
 settings = get_settings()
 app = build_app(settings)
-context = WorkerContext(settings, topics_.declare(app, settings), tables_.declare(app, settings))
-lead_events.register(app, context)
-idle.register(app, context)
-views.register(app, context)
+context = wire(app, settings)

@@ -1,52 +1,19 @@
-"""Tables whose changelog writes can be awaited, and their changelog topics created up front.
+"""The tables' changelog topics, created before the worker joins the group.
 
-Why the agent waits for the changelog. Faust (faust-streaming 0.15) sends a table's changelog
-records through its producer buffer (``send_soon``) and acknowledges the events of a batch as
-soon as the agent asks for the next one. Its commit then flushes the producer first
-(``Consumer._commit_offsets``, faust-streaming PR #273), but ``ProducerBuffer.flush_atmost`` gives
-up as soon as one message takes longer than 0.1 s to leave the buffer, and the offsets are
-committed anyway. A kill -9 in that window would leave committed offsets whose table writes
-never reached the changelog: those events would never be read again. (Found reading the code,
-not what the kill -9 test hit: that was ``streams/worker/recovery.py``.) So the agent waits
-until the broker has acknowledged every changelog record of a batch before the batch is acknowledged
-(:meth:`AckedTable.changelog_acked`); Faust commits only acknowledged offsets.
-
-Why the changelog topics are created before the worker joins. Faust declares them when its
-table service starts, which is after the consumer has subscribed. On a first start the group's
-metadata snapshot can then miss a changelog topic that was just created ("Ignoring missing
-topic"), and every write to that table fails its partition check (``PartitionsMismatch``)
-until the consumer's next metadata refresh, five minutes later by default (robinhood/faust
-#499 fixed this for the producer's metadata only). Seen in 1 kill -9 test run of 11: the first
-worker's agent crashed on every batch with an identify, and Faust acknowledged those batches.
+Why: Faust declares them when its table service starts, which is after the consumer has
+subscribed. On a first start the group's metadata snapshot can then miss a changelog topic
+that was just created ("Ignoring missing topic"), and every write to that table fails its
+partition check (``PartitionsMismatch``) until the consumer's next metadata refresh, five
+minutes later by default (robinhood/faust #499 fixed this for the producer's metadata only).
+Seen in 1 kill -9 test run of 11: the first worker's agent crashed on every batch with an
+identify, and Faust acknowledged those batches. (The scorer agent writes its changelog
+records itself now, streams/worker/state.py; Faust still reads them for recovery and
+standbys, and needs the topics in its metadata for that.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
-
-import faust
-
-
-class AckedTable(faust.Table):
-    """A :class:`faust.Table` that keeps the futures of its changelog sends until awaited."""
-
-    _unacked: list[asyncio.Future] | None = None
-
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        fut = super().send_changelog(*args, **kwargs)
-        if self._unacked is None:
-            self._unacked = []
-        self._unacked.append(fut)
-        return fut
-
-    async def changelog_acked(self) -> None:
-        """Return once the broker acknowledged every changelog record sent so far (raises the
-        send's error if one failed)."""
-        pending, self._unacked = self._unacked, None
-        if pending:
-            await asyncio.gather(*pending)
 
 
 def create_changelog_topics(bootstrap: str, names: list[str], partitions: int,

@@ -1,4 +1,5 @@
-"""What the worker's agents, timers and views share: settings, topics, tables and the model.
+"""What the worker's agents, timers and views share: settings, topics, tables, the model and
+the hot path's producer.
 
 Built once by :mod:`streams.worker.app` and handed to each ``register(app, ctx)``, so none of
 them imports the app module back (no import cycle, and each can be built against a test app).
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 from streams.core.processing import Processor
 from streams.runtime import build_processor
 from streams.settings import Settings
+from streams.worker.clients import producer_config
 from streams.worker.metrics import worker_metrics
+from streams.worker.producer import BatchProducer
 from streams.worker.tables import Tables
 from streams.worker.topics import Topics
 
@@ -25,6 +28,7 @@ class WorkerContext:
     topics: Topics
     tables: Tables
     _processor: Processor | None = field(default=None, repr=False)
+    _producer: BatchProducer | None = field(default=None, repr=False)
 
     def processor(self) -> Processor:
         """The model is loaded once per worker, on first use."""
@@ -35,6 +39,17 @@ class WorkerContext:
             worker_metrics().record_model(self._processor.scorer.version,
                                           time.perf_counter() - t0)
         return self._processor
+
+    def producer(self) -> BatchProducer:
+        """The hot path's librdkafka producer, started on first use."""
+        if self._producer is None:
+            self._producer = BatchProducer(producer_config(self.settings))
+        return self._producer
+
+    def close_producer(self, timeout: float = 30.0) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout)
+            self._producer = None
 
     def source_roles(self) -> dict[str, str]:
         """Input topic -> the source label metrics use (bounded; topic names are

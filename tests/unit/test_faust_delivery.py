@@ -1,4 +1,4 @@
-"""The two Faust adjustments the delivery guarantee rests on (no broker needed)."""
+"""The Faust adjustment the delivery guarantee rests on: recovery seeks before fetching."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import asyncio
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
-import faust
-import pytest
-
-from streams.worker.changelog import AckedTable
 from streams.worker.recovery import SeekFirstRecovery
 
 
@@ -63,37 +59,3 @@ def test_recovery_stops_the_flow_and_seeks_every_input_before_resuming_them():
 
     assert calls == ["stop flow", "seek committed", f"seek {uncommitted} 3",
                      f"resume {sorted([committed, uncommitted])}", "resume flow", "fetch"]
-
-
-def test_acked_table_returns_once_every_changelog_send_is_acknowledged(monkeypatch):
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        futs = [loop.create_future(), loop.create_future()]
-        sent = iter(futs)
-        monkeypatch.setattr(faust.Table, "send_changelog", lambda self, *a, **kw: next(sent))
-        table = AckedTable.__new__(AckedTable)  # no app needed for the bookkeeping
-        table.send_changelog(0, "k1", b"v1")
-        table.send_changelog(1, "k2", b"v2")
-        waiting = asyncio.ensure_future(table.changelog_acked())
-        await asyncio.sleep(0)
-        futs[0].set_result(None)
-        await asyncio.sleep(0)
-        assert not waiting.done()  # one record still unacknowledged
-        futs[1].set_result(None)
-        await waiting
-        await table.changelog_acked()  # nothing pending: returns at once
-
-    asyncio.run(scenario())
-
-
-def test_acked_table_raises_a_failed_changelog_send(monkeypatch):
-    async def scenario() -> None:
-        fut = asyncio.get_running_loop().create_future()
-        fut.set_exception(RuntimeError("broker said no"))
-        monkeypatch.setattr(faust.Table, "send_changelog", lambda self, *a, **kw: fut)
-        table = AckedTable.__new__(AckedTable)
-        table.send_changelog(0, "k", b"v")
-        with pytest.raises(RuntimeError, match="broker said no"):
-            await table.changelog_acked()
-
-    asyncio.run(scenario())

@@ -1,117 +1,139 @@
-"""Consumes the five input topics and the handoff topic; scores leads in micro-batches.
+"""The scorer agent: one fetched Kafka batch of the five input topics and the handoff topic at
+a time, validated, folded, scored and published in one pass.
 
-Concurrency 1 (faust-streaming #606: higher concurrency can commit past an in-flight
-message); scaling is by partitions across workers.
+A Faust agent of the app like any other (registered on it, started, supervised and stopped by
+it), whose unit of work is a batch, not an Event: Faust's consumer hands it each batch it
+fetched for these topics as aiokafka's records (:mod:`streams.worker.fetch`), through an
+in-memory channel that holds two batches (so a busy agent stops the fetching). The agent
+processes a batch (:class:`streams.core.processing.Processor`: the same code ``leadscore
+replay`` runs) and hands the result to :class:`streams.worker.commit.Committer`, which owns
+"a batch is done": outputs acknowledged, then changelog acknowledged, then RocksDB, then the
+offsets committed, while the agent already processes the next batch.
 
-Delivery: at-least-once with idempotent state. For each batch the outputs (score changes,
-alerts, dead letters, handoffs) are sent and ACKNOWLEDGED by the broker before the table
-records are written, and the batch is acknowledged to Faust (so its offsets can be committed)
-only once the broker has also acknowledged the tables' changelog records. A crash anywhere
-therefore either re-processes the batch from the old state (same outputs again, same
-idempotency keys) or finds the events already folded (their ids live in the state) and
-changes nothing. An exception in the agent exits the worker instead of letting Faust restart
-the agent, which would acknowledge the batch.
+Concurrency 1 (a lead's batches must be processed in order); scaling is by partitions across
+workers. A batch fetched before a rebalance (an older consumer generation) is dropped: its
+partitions were sought back to their committed offsets. An exception while processing exits
+the worker (status 70) instead of letting Faust restart the agent past the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
-import weakref
-from collections.abc import Callable
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 
-from streams.core.processing import BatchResult, Message
+from streams.worker.commit import Committer, InFlight
 from streams.worker.context import WorkerContext
+from streams.worker.fetch import BatchSink, Fetched
 from streams.worker.metrics import worker_metrics
+from streams.worker.state import Pending, TableStore, View
 
 log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, ctx: WorkerContext) -> None:
-    """Subscribe the agent to the inputs and the handoff topic, concurrency 1."""
+def register(app: faust.App, ctx: WorkerContext) -> BatchSink:
+    """Declare the agent on an in-memory channel fed by the app's consumer with the batches
+    of the input and handoff topics; subscribe the consumer to those topics. Returns the sink
+    the consumer delivers to (the app keeps it as ``batch_sink``)."""
+    channel = app.channel(maxsize=2)
+    hot = HotPath(app, ctx)
+    topics = [*ctx.settings.input_topics, ctx.settings.topic_handoff]
+    # Subscribed through the Conductor like an agent's topic; their records never reach it.
+    app.topics.add(ctx.topics.lead_inputs)
 
-    @app.agent(ctx.topics.lead_inputs, concurrency=1, name="leadscore.lead_events")
+    @app.agent(channel, concurrency=1, name="leadscore.lead_events")
     async def score_lead_events(stream: Any) -> None:
-        await consume(stream, ctx)
+        await hot.consume(stream)
+
+    async def deliver(fetched: Fetched) -> None:
+        await channel.send(value=fetched)
+
+    return BatchSink(topics, deliver, hot.drain)
 
 
-class _TableView:
-    """``get`` for the processor, reading in the partition of the current event."""
+def settle_garbage_collector() -> None:
+    """Move everything built at start-up (Faust, the model, numpy, sklearn: millions of
+    objects) out of the cyclic garbage collector's sight, and let it run less often.
 
-    def __init__(self, table: Any) -> None:
-        self.table = table
+    Why: every batch allocates many small short-lived objects (records, lists, dicts), so the
+    collector ran often, and each full collection walked the whole start-up heap: 13% of a
+    busy worker's samples were in ``gc_collect``. Nothing here is left to cycles on purpose;
+    reference counting frees the batches' objects."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
-    def get(self, key: str) -> Any:
-        return self.table.get(key)
 
+class HotPath:
+    """What the agent keeps across batches: the processor, the table views, the committer."""
 
-async def consume(stream: Any, ctx: WorkerContext) -> None:
-    proc, settings = ctx.processor(), ctx.settings
-    views = {"leads": _TableView(ctx.tables.leads), "aliases": _TableView(ctx.tables.aliases)}
-    metrics, sources = worker_metrics(), ctx.source_roles()
-    async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+    def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.committer: Committer | None = None
+
+    async def drain(self) -> None:
+        if self.committer is not None:
+            await self.committer.drain()
+
+    async def consume(self, stream: Any) -> None:
+        app, ctx = self.app, self.ctx
+        proc = ctx.processor()
+        settle_garbage_collector()
+        stores = {"leads": TableStore(ctx.tables.leads),
+                  "aliases": TableStore(ctx.tables.aliases)}
+        leads, aliases = View(stores["leads"]), View(stores["aliases"])
+        pending = Pending(stores)
+        metrics, sources = worker_metrics(), ctx.source_roles()
+
+        def done(b: InFlight) -> None:
+            metrics.record_batch(b.result, sources, b.record_times, b.fetched.count,
+                                 time.perf_counter() - b.started, acked_at=b.outputs.done_at)
+            metrics.record_seen(sources, b.topics, b.record_times)
+
+        committer = self.committer = Committer(
+            app.consumer, ctx.producer(), pending, done, ctx.settings.batches_in_flight)
+        completing = asyncio.ensure_future(committer.run())
+        try:
+            async for fetched in stream:
+                committer.begin()
+                try:
+                    await self._one(fetched, proc, leads, aliases, committer)
+                finally:
+                    committer.end()
+        finally:
+            completing.cancel()
+            committer.close()
+            pending.clear()
+
+    async def _one(self, fetched: Fetched, proc: Any, leads: View, aliases: View,
+                   committer: Committer) -> None:
+        app = self.app
+        if fetched.generation != app.consumer_generation_id:
+            return  # fetched before a rebalance: the recovery sought these back
+        assigned = app.consumer.assignment()
+        if any(tp not in assigned for tp in fetched.by_tp):
+            fetched = Fetched(fetched.generation,
+                              {tp: r for tp, r in fetched.by_tp.items() if tp in assigned})
+        records = fetched.records()
+        if not records:
+            return
         started = time.perf_counter()
-        messages = [Message(e.message.topic, e.message.partition, e.message.offset,
-                            e.key, e.value) for e in events]
 
-        def make_current(i: int, events: Any = events) -> None:
-            _current_event.set(weakref.ref(events[i]))
+        def before(i: int) -> None:
+            leads.partition = aliases.partition = records[i].partition
 
         try:
-            result = proc.process(messages, views["leads"], views["aliases"], make_current)
+            result = proc.process(records, leads, aliases, before)
         except Exception:
-            # A bug, not bad input (bad input becomes dead letters). Faust would restart the
-            # agent and ack this batch, losing it; dying like a kill -9 keeps it uncommitted,
-            # and the restarted worker processes it again.
+            # A bug, not bad input (bad input becomes dead letters). Dying like a kill -9
+            # leaves the batch uncommitted; the restarted worker processes it again.
             log.critical("batch processing failed; exiting so the batch is redone",
                          exc_info=True)
             os._exit(70)
-        try:
-            await deliver(ctx, result, make_current)
-        except Exception:
-            # Same reason: Faust would acknowledge the batch of a crashed agent (the take
-            # buffer acks it, the crash handler commits), so a failed send or table write would
-            # lose the batch's events.
-            log.critical("batch delivery failed; exiting so the batch is redone", exc_info=True)
-            os._exit(70)
-        # Counted once delivered: a batch redone after a crash is counted again, like any
-        # at-least-once consumer's metrics (the state itself is not).
-        record_times = [e.message.timestamp or 0.0 for e in events]
-        metrics.record_batch(result, sources, record_times, len(events),
-                             time.perf_counter() - started, acked_at=time.time())
-        metrics.record_seen(sources, (m.topic for m in messages), record_times)
-
-
-async def deliver(ctx: WorkerContext, result: BatchResult,
-                  make_current: Callable[[int], None]) -> None:
-    """Send the outputs, wait for the broker, write the tables, wait for their changelog.
-
-    Only after this returns does the agent ask ``take_events`` for the next batch, which
-    acknowledges this one to Faust; Faust commits acknowledged offsets only. So everything a
-    batch changed is in Kafka before its offsets can be committed.
-    """
-    pending = []
-    for out in result.outputs:
-        fut = await ctx.topics.by_name[out.topic].send(key=out.key, value=out.value)
-        pending.append(fut)
-    if pending:
-        await asyncio.gather(*pending)  # acknowledged before state moves on
-    try:
-        for w in result.writes:
-            make_current(w.source)
-            table = ctx.tables.leads if w.table == "leads" else ctx.tables.aliases
-            if w.value is None:
-                table.pop(w.key, None)
-            else:
-                table[w.key] = w.value
-    finally:
-        _current_event.set(None)
-    # Faust's own commit does not wait for these (streams/worker/changelog.py).
-    await asyncio.gather(ctx.tables.leads.changelog_acked(),
-                         ctx.tables.aliases.changelog_acked())
+        await committer.submit(fetched, records, result, started)
