@@ -21,9 +21,11 @@ holds state the changelog lacks (a restarted worker trusts it up to the persiste
 
 What overlaps. Steps 1-4 of a batch run in :meth:`Committer.run` while the agent processes
 the next batches (up to ``LEADSCORE_BATCHES_IN_FLIGHT``), which read the in-flight records
-from memory (:class:`streams.worker.state.Pending`). Consecutive batches that are ready
-together are committed in one request. A batch is counted in the metrics once its state is
-written; event-to-score latency ends when its outputs were acknowledged.
+from memory (:class:`streams.worker.state.Pending`). Consecutive batches whose outputs are
+acknowledged by then go through steps 2-4 together: each key once in the changelog (its
+last value), one RocksDB write batch per partition, one commit. A batch is counted in the
+metrics once its state is written; event-to-score latency ends when its outputs were
+acknowledged.
 
 Failures. A delivery that fails after the producer's retries, or any error here, exits the
 worker at once (status 70) without committing: like a kill -9, the restarted worker redoes
@@ -37,7 +39,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from faust.types import TP
@@ -45,7 +47,13 @@ from faust.types import TP
 from streams.core.processing import BatchResult
 from streams.worker.fetch import Fetched
 from streams.worker.producer import Acks, BatchProducer
-from streams.worker.state import PartitionWrites, Pending, changelog_records, write_rocksdb
+from streams.worker.state import (
+    PartitionWrites,
+    Pending,
+    changelog_records,
+    combine,
+    write_rocksdb,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +70,6 @@ class InFlight:
     started: float  # perf_counter when processing began
     record_times: list[float]  # Kafka timestamps (epoch s) of the batch's records, by index
     topics: list[str]  # topic of each record, by index
-    changelog: Acks | None = field(default=None)
 
 
 class Committer:
@@ -137,21 +144,25 @@ class Committer:
             self._exit(70)
 
     async def _complete_ready(self) -> None:
-        """Steps 2-4 for the oldest batch, and for each next one whose outputs are already
-        acknowledged; one commit for all of them."""
+        """Steps 1-4 for the oldest batch and every next one whose outputs are acknowledged
+        by then: their changelog records in one send (each key once, its last value), one
+        RocksDB write batch per table partition, one commit."""
+        group = [self._queue[0]]
+        await group[0].outputs.wait()  # step 1
+        while len(group) < len(self._queue) and self._queue[len(group)].outputs.done():
+            await self._queue[len(group)].outputs.wait()  # raises a failed delivery
+            group.append(self._queue[len(group)])
+        parts = combine([b.parts for b in group])
+        changelog = self.producer.send(changelog_records(parts))  # step 2
+        await changelog.wait()
+        write_rocksdb(parts, changelog.offsets)  # step 3
         offsets: dict[TP, int] = {}
-        done: list[InFlight] = []
-        while self._queue and (not done or self._queue[0].outputs.done()):
-            b = self._queue[0]
-            await b.outputs.wait()  # step 1
-            b.changelog = self.producer.send(changelog_records(b.parts))  # step 2
-            await b.changelog.wait()
-            write_rocksdb(b.parts, b.changelog.offsets)  # step 3
+        for b in group:
             self.pending.release(b.seq, b.parts)
             offsets.update(b.fetched.next_offsets())
-            done.append(self._queue.popleft())
+            self._queue.popleft()
         await self.consumer.commit_batch(offsets)  # step 4
-        for b in done:
+        for b in group:
             self.on_done(b)
         self._signal()
 

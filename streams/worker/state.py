@@ -133,6 +133,23 @@ class Pending:
             store.pending.clear()
 
 
+def combine(batches: Sequence[Sequence[PartitionWrites]]) -> list[PartitionWrites]:
+    """The writes of consecutive batches as one group per table partition, each key once
+    (its last value): what is produced to the changelog and written to RocksDB together."""
+    merged: dict[tuple[int, int], dict[str, tuple[str, bytes, bytes | None]]] = {}
+    owners: dict[tuple[int, int], tuple[TableStore, int]] = {}
+    for parts in batches:
+        for part in parts:
+            ident = (id(part.table), part.partition)
+            owners[ident] = (part.table, part.partition)
+            items = merged.setdefault(ident, {})
+            for item in part.items:
+                items.pop(item[0], None)  # keep the order of last writes
+                items[item[0]] = item
+    return [PartitionWrites(owners[i][0], owners[i][1], list(items.values()))
+            for i, items in merged.items()]
+
+
 def changelog_records(parts: Sequence[PartitionWrites]) -> list[Record]:
     """The changelog records of a batch's writes, with explicit partitions."""
     return [(part.table.changelog, part.partition, key, value)

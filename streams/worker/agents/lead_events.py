@@ -130,10 +130,11 @@ class HotPath:
 
         try:
             result = proc.process(records, leads, aliases, before)
+            await committer.submit(fetched, records, result, started)
         except Exception:
-            # A bug, not bad input (bad input becomes dead letters). Dying like a kill -9
-            # leaves the batch uncommitted; the restarted worker processes it again.
+            # A bug, not bad input (bad input becomes dead letters), or a producer that
+            # refuses records. Faust would restart the agent past this batch; dying like a
+            # kill -9 leaves it uncommitted, and the restarted worker processes it again.
             log.critical("batch processing failed; exiting so the batch is redone",
                          exc_info=True)
             os._exit(70)
-        await committer.submit(fetched, records, result, started)
