@@ -100,7 +100,21 @@ class FastEvent:
         return self._full
 
     def to_bytes(self) -> bytes:
-        return event_to_bytes(self.full())
+        """The canonical wire form, as :func:`schemas.event_to_bytes` writes it: the model's
+        field order, UTC timestamps with a Z, absent optionals left out."""
+        if self._full is not None:
+            return event_to_bytes(self._full)
+        doc: dict[str, Any] = {"event_id": self.event_id, "type": self.type,
+                               "occurred_at": self.occurred_at}
+        if self.lead_id is not None:
+            doc["lead_id"] = self.lead_id
+        if self.anonymous_id is not None:
+            doc["anonymous_id"] = self.anonymous_id
+        doc["source"] = self.source
+        doc["schema_version"] = 2
+        values = self.properties.__dict__
+        doc["properties"] = {n: values[n] for n in _RULES[self.type] if values[n] is not None}
+        return orjson.dumps(doc, option=orjson.OPT_UTC_Z)
 
 
 def parse_event_fast(

@@ -13,7 +13,7 @@ that kind within the window, so one rise pages once, not on every event of the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from schemas import alert_idempotency_key
@@ -151,7 +151,6 @@ def evaluate(
 
     if not history or history[-1][1] != score:
         history = (*history, (at, score))[-MAX_HISTORY:]
-    new_state = replace(state, in_hot=in_hot, history=history,
-                        last_spike_at=last_spike, spike_score=spike_score,
-                        last_decline_at=last_decline, decline_score=decline_score)
+    new_state = AlertState(in_hot, history, last_spike, spike_score, last_decline,
+                           decline_score)
     return new_state, alerts

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from models.columns import feature_rows
+from models.columns import feature_rows, top_factors
 from models.scoring import Scorer
 from models.state import (
     LeadState,
@@ -421,14 +421,14 @@ class _Batch:
         counts["scored"] += len(rows)
         if emit:
             # Explanations only for the changes sent, in one call for the batch.
-            explained = scorer.explain(X[emit], top_k=pol.top_k)
+            explained = top_factors(scorer, X[emit], top_k=pol.top_k)
             for j, fs in zip(emit, explained, strict=True):
                 self._change(rows[j], fs, trends[j])
 
-    def _change(self, row: Row, fs: list[Any], trend_: str) -> None:
+    def _change(self, row: Row, fs: list[tuple[str, float, str]], trend_: str) -> None:
         lead, rec, cause, _ = row
         assert rec.score is not None and rec.probability is not None and rec.tier is not None
-        factors = [factor(f.feature, float(f.points), f.sentence) for f in fs]
+        factors = [factor(*f) for f in fs]
         value = score_change_bytes(
             lead_id=lead, score=rec.score, probability=rec.probability, tier=rec.tier,
             percentile=self.p.histogram.percentile(rec.score), top_factors=factors,

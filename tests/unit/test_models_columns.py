@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.columns import feature_rows
+from models.artifact import load
+from models.columns import feature_rows, top_factors
 from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features
 from models.simulate import run as simulate
 from models.state import DAY, LeadState, fold_into, merge, observe
@@ -63,3 +64,14 @@ def test_one_lead_and_none() -> None:
     s = LeadState.new(key="x")
     assert_rows_equal(feature_rows([s], [1.8e9]), features(s, 1.8e9).reshape(1, -1))
     assert feature_rows([], []).shape == (0, len(DEFAULT_FEATURE_CONFIG.specs))
+
+
+def test_top_factors_equal_scorer_explain(leads: list[tuple[LeadState, float]],
+                                          small_model: Path) -> None:
+    scorer = load(small_model)
+    X = feature_rows([s for s, _ in leads], [at for _, at in leads], scorer.config)
+    for k in (1, 3, 10):
+        want = [[(f.feature, f.points, f.sentence) for f in row]
+                for row in scorer.explain(X, top_k=k)]
+        assert top_factors(scorer, X, top_k=k) == want
+    assert top_factors(scorer, X[:0]) == []
