@@ -27,9 +27,14 @@ from models.features import (
     _code,
     _window_bounds,
     describe,
+    features,
 )
 from models.scoring import Scorer
 from models.state import CH, CHANNELS, DAY, DECAY_GROUPS, MISC, TS, LeadState
+
+# Below this many leads the per-lead reference is cheaper than numpy's per-call overhead
+# (measured: 1 lead 30 us vs 200 us; even at about 10).
+FEW = 10
 
 M = {name: i for i, name in enumerate(MISC)}
 T = {name: i for i, name in enumerate(TS)}
@@ -42,6 +47,8 @@ def feature_rows(states: Sequence[LeadState], ats: Sequence[float],
     cfg = config or DEFAULT_FEATURE_CONFIG
     n, nk = len(states), len(CHANNELS)
     nw = len(cfg.windows_days)
+    if 0 < n < FEW:
+        return np.vstack([features(s, at, cfg) for s, at in zip(states, ats, strict=True)])
     out = np.empty((n, len(cfg.specs)), dtype=np.float64)
     if n == 0:
         return out

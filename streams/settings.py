@@ -163,11 +163,31 @@ class Settings(BaseSettings):
         "under load, where larger batches spread the per-batch costs (one predict, one "
         "RocksDB write per partition, one commit). Env: LEADSCORE_BATCH_MAX.",
     )
-    batches_in_flight: int = Field(
-        4,
+    fetch_wait_ms: float = Field(
+        10.0,
         ge=1,
-        description="Batches processed ahead of the one whose acknowledgements, state write "
-        "and commit are still pending. Env: LEADSCORE_BATCHES_IN_FLIGHT.",
+        description="Longest time the broker holds the worker's fetch when there is no new "
+        "data (aiokafka fetch_max_wait_ms; Faust sets 1500). aiokafka keeps one fetch per "
+        "broker in flight and leaves out partitions whose records are not consumed yet, so "
+        "new records of a busy partition can wait this long behind a fetch for idle ones: "
+        "it bounds the latency that adds. The broker also holds a fetch this long to gather "
+        "64 KiB, so a quiet worker takes one batch per wait rather than one per record. "
+        "Lower: less latency, more fetches and batches. Env: LEADSCORE_FETCH_WAIT_MS.",
+    )
+    commit_interval_ms: float = Field(
+        100.0,
+        gt=0,
+        description="How often the state of the batches done since (changelog records, "
+        "RocksDB) and their input offsets are written and committed, together: each key "
+        "once, its last value. Outputs are sent as soon as a batch is processed whatever "
+        "this is; a longer interval means fewer writes and more to redo after a crash. "
+        "Env: LEADSCORE_COMMIT_INTERVAL_MS.",
+    )
+    batches_in_flight: int = Field(
+        32,
+        ge=1,
+        description="Most batches processed but not yet committed; at this many the commit "
+        "starts at once and the next batch waits for it. Env: LEADSCORE_BATCHES_IN_FLIGHT.",
     )
     producer_linger_ms: float = Field(
         2.0,

@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -62,19 +63,20 @@ class ChangeReader:
 
 class Sender(threading.Thread):
     """Sends ``total`` pricing views at ``rate``/s round-robin over the leads; records the
-    monotonic time of each produce() call."""
+    monotonic time of each produce() call. ``producer``: one that has already sent (the
+    probe's), so its connection and its idempotent producer id are not timed as latency."""
 
-    def __init__(self, bootstrap: str, s: Settings, leads: list[str], rate: float,
+    def __init__(self, producer: Any, s: Settings, leads: list[str], rate: float,
                  total: int, tag: str) -> None:
         super().__init__(name="bench-sender", daemon=True)
-        self.bootstrap, self.s, self.leads, self.rate, self.total = bootstrap, s, leads, rate, total
+        self.producer, self.s, self.leads, self.rate, self.total = producer, s, leads, rate, total
         self.tag = tag
         self.sent_at: dict[str, float] = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            producer = _producer(self.bootstrap, linger_ms=0)  # no batching delay on purpose
+            producer = self.producer
             t0 = time.monotonic()
             for i in range(self.total):
                 eid = f"bench-{self.tag}-{i}"
@@ -113,12 +115,11 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
     out: list[Latency] = []
     try:
         with worker(run, worker_env(run, s, web_port, 0), "worker-latency") as proc:
-            _wait_probe(run, s, reader, proc, leads[0], uuid.uuid4().hex[:8])
+            producer = _wait_probe(run, s, reader, proc, leads[0], uuid.uuid4().hex[:8])
             for rate in rates:
                 tag = uuid.uuid4().hex[:8]
                 before = scrape_histogram(web_port, LATENCY_METRIC)
-                sender = Sender(run.bootstrap, s, leads, rate, max(1, round(rate * seconds)),
-                                tag)
+                sender = Sender(producer, s, leads, rate, max(1, round(rate * seconds)), tag)
                 sender.start()
                 while sender.is_alive():
                     reader.poll(0.1)
@@ -162,9 +163,10 @@ def scrape_histogram(web_port: int, name: str) -> dict[float, float]:
 
 
 def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Popen[bytes],
-                lead: str, tag: str) -> None:
+                lead: str, tag: str) -> Any:
     """The worker has recovered its tables and loaded the model once it scores one event:
-    without this its start-up would be measured as the first events' latency."""
+    without this its start-up would be measured as the first events' latency. Returns the
+    producer that sent the probe (no batching delay on purpose), warmed up for the senders."""
     eid = f"bench-probe-{tag}"
     producer = _producer(run.bootstrap, linger_ms=0)
     for r in route_lines(iter([pricing_view(eid, lead)]), s, s.topic_website):
@@ -178,6 +180,7 @@ def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Po
         reader.poll(0.2)
     time.sleep(2.0)  # let the recovery's tail settle before the clock starts
     reader.poll(0.1)
+    return producer
 
 
 def _drain(reader: ChangeReader, sender: Sender, proc: subprocess.Popen[bytes],

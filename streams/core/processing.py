@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
 import orjson
 
 from models.columns import feature_rows, top_factors
@@ -398,8 +399,11 @@ class _Batch:
         # One pass over the batch's leads, column by column (models.columns; the per-lead
         # models.features is the reference it is tested against).
         X = feature_rows([r.rec.state for r in rows], [r.at for r in rows], scorer.config)
-        scored = scorer.score_batch(X)
-        scores, probs = scored.score.tolist(), scored.probability.tolist()
+        # Scorer.score_batch's arithmetic, without the expected deal value it also predicts
+        # (a second booster the score changes do not carry).
+        probability = scorer.probability_from_raw(scorer.raw(X))
+        scores = np.rint(100.0 * probability).astype(np.int64).tolist()
+        probs = probability.tolist()
         emit: list[int] = []
         trends: list[str] = []
         counts, histogram = self.counts, self.p.histogram

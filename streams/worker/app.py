@@ -38,6 +38,7 @@ class LeadscoreApp(faust.App):
     """Faust's App whose consumer hands the scorer agent whole fetched batches."""
 
     batch_sink: BatchSink | None = None
+    fetch_wait_ms: float | None = None  # the broker's fetch wait (streams/worker/fetch.py)
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)
@@ -61,7 +62,7 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 
 def build_app(settings: Settings) -> LeadscoreApp:
-    return LeadscoreApp(
+    app = LeadscoreApp(
         settings.app_id,
         broker=broker_urls(settings.kafka_bootstrap),
         store="rocksdb://",
@@ -91,6 +92,8 @@ def build_app(settings: Settings) -> LeadscoreApp:
         TableManager=SeekFirstTableManager,
         Worker=LeadscoreWorker,
     )
+    app.fetch_wait_ms = settings.fetch_wait_ms
+    return app
 
 
 def wire(app: LeadscoreApp, settings: Settings) -> WorkerContext:

@@ -20,12 +20,14 @@ sent. RocksDB is written after the changelog is acknowledged, so the local datab
 holds state the changelog lacks (a restarted worker trusts it up to the persisted offset).
 
 What overlaps. Steps 1-4 of a batch run in :meth:`Committer.run` while the agent processes
-the next batches (up to ``LEADSCORE_BATCHES_IN_FLIGHT``), which read the in-flight records
-from memory (:class:`streams.worker.state.Pending`). Consecutive batches whose outputs are
-acknowledged by then go through steps 2-4 together: each key once in the changelog (its
-last value), one RocksDB write batch per partition, one commit. A batch is counted in the
-metrics once its state is written; event-to-score latency ends when its outputs were
-acknowledged.
+the next batches, which read the in-flight records from memory
+(:class:`streams.worker.state.Pending`). Steps 2-4 run every ``LEADSCORE_COMMIT_INTERVAL_MS``
+for all the batches whose outputs are acknowledged by then: each key once in the changelog
+(its last value), one RocksDB write batch per partition, one commit (quixstreams' checkpoint
+model; sooner when ``LEADSCORE_BATCHES_IN_FLIGHT`` batches wait, or a rebalance or a stop
+drains the worker). A batch is counted in the metrics once its state is written;
+event-to-score latency ends when its outputs were acknowledged, which the interval does not
+delay.
 
 Failures. A delivery that fails after the producer's retries, or any error here, exits the
 worker at once (status 70) without committing: like a kill -9, the restarted worker redoes
@@ -35,8 +37,10 @@ everything uncommitted. Faust would otherwise restart the agent and carry on pas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,14 +80,17 @@ class Committer:
     """Takes processed batches from the agent and sees each through steps 1-4, in order."""
 
     def __init__(self, consumer: Any, producer: BatchProducer, pending: Pending,
-                 on_done: Callable[[InFlight], None], max_in_flight: int = 4,
-                 exit: Callable[[int], None] = os._exit) -> None:
+                 on_done: Callable[[InFlight], None], max_in_flight: int = 32,
+                 interval: float = 0.1, exit: Callable[[int], None] = os._exit) -> None:
         self.consumer = consumer
         self.producer = producer
         self.pending = pending
         self.on_done = on_done
         self.max_in_flight = max_in_flight
+        self.interval = interval
         self._exit = exit
+        self._last = time.monotonic()  # when the last group was committed
+        self._draining = False
         self._queue: deque[InFlight] = deque()
         self._changed = asyncio.Event()
         self._seq = 0
@@ -102,7 +109,7 @@ class Committer:
             self._seq, fetched, result, parts, outputs, started,
             [(r.timestamp or 0) / 1000.0 for r in records], [r.topic for r in records]))
         self._signal()
-        while len(self._queue) > self.max_in_flight:
+        while len(self._queue) > self.max_in_flight and not self.closed:
             await self._wait_change()
 
     def begin(self) -> None:
@@ -124,9 +131,14 @@ class Committer:
 
     async def drain(self) -> None:
         """Return once every batch the agent started is committed (a rebalance or a stop
-        waits for this before partitions are given away)."""
-        while not self.idle():
-            await self._wait_change()
+        waits for this before partitions are given away); no waiting for the interval."""
+        self._draining = True
+        self._signal()
+        try:
+            while not self.idle():
+                await self._wait_change()
+        finally:
+            self._draining = False
 
     # ------------------------------------------------------------------ steps 1-4
     async def run(self) -> None:
@@ -135,6 +147,9 @@ class Committer:
             while True:
                 while not self._queue:
                     await self._wait_change()
+                await self._queue[0].outputs.wait()  # step 1 (raises a failed delivery)
+                while not self._due():
+                    await self._wait_change(self.interval - (time.monotonic() - self._last))
                 await self._complete_ready()
         except asyncio.CancelledError:
             raise
@@ -143,12 +158,17 @@ class Committer:
                          "it is redone", exc_info=True)
             self._exit(70)
 
+    def _due(self) -> bool:
+        """A group is written every ``interval`` (or at once when the agent is held back,
+        or a rebalance or stop waits)."""
+        return (self._draining or self.closed or len(self._queue) >= self.max_in_flight
+                or time.monotonic() - self._last >= self.interval)
+
     async def _complete_ready(self) -> None:
-        """Steps 1-4 for the oldest batch and every next one whose outputs are acknowledged
-        by then: their changelog records in one send (each key once, its last value), one
-        RocksDB write batch per table partition, one commit."""
+        """Steps 2-4 for the oldest batch (its outputs are acknowledged) and every next one
+        whose outputs are acknowledged by then: their changelog records in one send (each
+        key once, its last value), one RocksDB write batch per table partition, one commit."""
         group = [self._queue[0]]
-        await group[0].outputs.wait()  # step 1
         while len(group) < len(self._queue) and self._queue[len(group)].outputs.done():
             await self._queue[len(group)].outputs.wait()  # raises a failed delivery
             group.append(self._queue[len(group)])
@@ -162,6 +182,7 @@ class Committer:
             offsets.update(b.fetched.next_offsets())
             self._queue.popleft()
         await self.consumer.commit_batch(offsets)  # step 4
+        self._last = time.monotonic()
         for b in group:
             self.on_done(b)
         self._signal()
@@ -170,6 +191,10 @@ class Committer:
     def _signal(self) -> None:
         self._changed.set()
 
-    async def _wait_change(self) -> None:
+    async def _wait_change(self, timeout: float | None = None) -> None:
         self._changed.clear()
-        await self._changed.wait()
+        if timeout is None:
+            await self._changed.wait()
+        elif timeout > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)

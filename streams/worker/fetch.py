@@ -90,6 +90,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
         """The app's ``batch_sink`` (set when the agent is registered)."""
         return getattr(self.app, "batch_sink", None)
 
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
         sink = self.sink
@@ -146,6 +149,29 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self._committed_offset.update(mine)
             self.app.monitor.on_tp_commit(mine)
         return bool(ok)
+
+
+# The broker answers a fetch once this much is there, or after the fetch wait: a quiet worker
+# then takes a batch per wait, not a fetch (and a batch) per record.
+FETCH_MIN_BYTES = 64 * 1024
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's aiokafka consumer thread, with the broker's fetch wait from the app.
+
+    Why: Faust creates aiokafka's consumer with ``fetch_max_wait_ms=1500``, and aiokafka keeps
+    one fetch per broker in flight, leaving out the partitions whose fetched records are not
+    consumed yet. The next fetch, for the partitions that had nothing, then waits at the
+    broker for up to 1.5 s, and the busy partitions' new records wait with it: seen as 1.5 s
+    stalls at 2,000 events/s on one topic. A short wait bounds that stall."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = getattr(self.app, "fetch_wait_ms", None)
+        if wait_ms is not None:
+            consumer._fetch_max_wait_ms = int(wait_ms)
+            consumer._fetch_min_bytes = FETCH_MIN_BYTES
+        return consumer
 
 
 class BatchTransport(faust_aiokafka.Transport):

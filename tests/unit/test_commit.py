@@ -104,7 +104,7 @@ def setup(tmp: Path) -> tuple[Log, RecordingProducer, Committer, Any, list[InFli
     exits: list[int] = []
     committer = Committer(RecordingConsumer(log), producer,  # type: ignore[arg-type]
                           Pending({"leads": TableStore(t)}), done.append, max_in_flight=2,
-                          exit=exits.append)
+                          interval=0.0, exit=exits.append)
     return log, producer, committer, t, done, exits
 
 
@@ -219,5 +219,43 @@ def test_drain_waits_for_the_batch_being_processed(tmp_path: Path) -> None:
         committer.begin()
         committer.close()
         await asyncio.wait_for(committer.drain(), 1)
+
+    asyncio.run(scenario())
+
+
+def test_state_and_offsets_are_written_every_interval_or_when_drained(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        log, producer, committer, _, done, _ = setup(tmp_path)
+        committer.interval, committer.max_in_flight = 0.3, 10
+        committer._last = 0.0  # the previous commit was long ago: the first batch goes now
+        running = asyncio.ensure_future(committer.run())
+        await committer.submit(*batch(1, "L:a", b"1"), started=0.0)
+        producer.ack(0)
+        await settle()
+        producer.ack(1)  # its changelog
+        await settle()
+        assert [b.seq for b in done] == [1]
+        # The next two: outputs acknowledged at once, state and offsets only at the interval.
+        await committer.submit(*batch(2, "L:b", b"2"), started=0.0)
+        await committer.submit(*batch(3, "L:c", b"3"), started=0.0)
+        producer.ack(2)
+        producer.ack(3)
+        await asyncio.sleep(0.1)
+        assert log.events[-1] == "send outputs 1"  # nothing written yet
+        await asyncio.sleep(0.3)
+        assert log.events[-1] == "send changelog 2"  # both batches, one send
+        producer.ack(4)
+        await settle()
+        assert log.events[-1] == "commit [(0, 4)]" and [b.seq for b in done] == [1, 2, 3]
+        # A rebalance does not wait for the interval.
+        await committer.submit(*batch(4, "L:d", b"4"), started=0.0)
+        producer.ack(5)
+        draining = asyncio.ensure_future(committer.drain())
+        await settle()
+        assert log.events[-1] == "send changelog 1"
+        producer.ack(6)
+        await asyncio.wait_for(draining, 1)
+        assert log.events[-1] == "commit [(0, 5)]"
+        running.cancel()
 
     asyncio.run(scenario())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.artifact import load
-from models.columns import feature_rows, top_factors
+from models.columns import FEW, feature_rows, top_factors
 from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features
 from models.simulate import run as simulate
 from models.state import DAY, LeadState, fold_into, merge, observe
@@ -64,6 +64,14 @@ def test_one_lead_and_none() -> None:
     s = LeadState.new(key="x")
     assert_rows_equal(feature_rows([s], [1.8e9]), features(s, 1.8e9).reshape(1, -1))
     assert feature_rows([], []).shape == (0, len(DEFAULT_FEATURE_CONFIG.specs))
+
+
+def test_every_batch_size_around_the_switch_to_columns(
+        leads: list[tuple[LeadState, float]]) -> None:
+    for n in range(1, FEW + 3):  # the per-lead path below FEW, numpy's from FEW up
+        some = leads[n * 7:n * 8]
+        got = feature_rows([s for s, _ in some], [at for _, at in some])
+        assert_rows_equal(got, np.vstack([features(s, at) for s, at in some]))
 
 
 def test_top_factors_equal_scorer_explain(leads: list[tuple[LeadState, float]],

@@ -97,7 +97,8 @@ class HotPath:
             metrics.record_seen(sources, b.topics, b.record_times)
 
         committer = self.committer = Committer(
-            app.consumer, ctx.producer(), pending, done, ctx.settings.batches_in_flight)
+            app.consumer, ctx.producer(), pending, done, ctx.settings.batches_in_flight,
+            ctx.settings.commit_interval_ms / 1000.0)
         completing = asyncio.ensure_future(committer.run())
         try:
             async for fetched in stream:
