@@ -98,6 +98,14 @@ class Settings(BaseSettings):
         "partition, which grows memory with the partition count. "
         "Env: LEADSCORE_ROCKSDB_BLOCK_CACHE_MB.",
     )
+    rocksdb_write_buffer_mb: int = Field(
+        16,
+        ge=1,
+        description="RocksDB memtable size per table partition, MiB (two of them at most). "
+        "Faust's default is 64 MiB x 3 per partition: every record write stays in memory "
+        "until a memtable is flushed, so a busy worker's memory grew with it. "
+        "Env: LEADSCORE_ROCKSDB_WRITE_BUFFER_MB.",
+    )
 
     # --- Topics -------------------------------------------------------------------------------
     topic_website: str = Field(

@@ -18,6 +18,7 @@ from models.errors import UsageError
 from streams.bench.prepare import Run, _producer, _send
 from streams.bench.scorer import _check_alive, worker, worker_env
 from streams.commands.produce import route_lines
+from streams.core.latency import histogram_delta, parse_histogram
 from streams.settings import Settings
 
 
@@ -133,8 +134,7 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                 times = list(sender.sent_at.values())
                 span = max(times) - min(times) if len(times) > 1 else math.nan
                 out.append(Latency(rate, len(times), len(lat), lat, (len(times) - 1) / span,
-                                   [(le, after.get(le, 0.0) - before.get(le, 0.0))
-                                    for le in sorted(after)]))
+                                   histogram_delta(after, before)))
     finally:
         reader.close()
     return out
@@ -149,17 +149,9 @@ def scrape_histogram(web_port: int, name: str) -> dict[float, float]:
 
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=5) as r:
-            text = r.read().decode()
+            return parse_histogram(r.read().decode(), name)
     except OSError:
         return {}
-    found: dict[float, float] = {}
-    prefix = f"{name}_bucket{{"
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            labels, _, value = line[len(prefix):].partition("} ")
-            le = labels.split('le="', 1)[1].split('"', 1)[0]
-            found[math.inf if le == "+Inf" else float(le)] = float(value)
-    return found
 
 
 def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Popen[bytes],

@@ -14,15 +14,7 @@ from pathlib import Path
 from streams.bench.latency import Latency
 from streams.bench.prepare import Events, Run
 from streams.bench.scorer import Throughput
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (a value that was actually observed; no interpolation)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+from streams.core.latency import histogram_quantile, percentile
 
 
 def fmt_rate(events_per_s: float) -> str:
@@ -59,26 +51,6 @@ def versions() -> str:
     return (f"Python {py}, faust-streaming {v('faust-streaming')}, aiokafka {v('aiokafka')}, "
             f"confluent-kafka {v('confluent-kafka')} (librdkafka {confluent_kafka.libversion()[0]})"
             f", rocksdict {v('rocksdict')}, lightgbm {v('lightgbm')}")
-
-
-def histogram_quantile(buckets: Sequence[tuple[float, float]], q: float) -> float:
-    """Prometheus' ``histogram_quantile`` on cumulative (upper bound, count) buckets: linear
-    interpolation inside the bucket holding the q-th quantile (q in 0..1), the first bucket
-    starting at 0; the upper bound of the last finite bucket if it lands in +Inf. What the
-    Grafana dashboard draws from the worker's histogram."""
-    finite = sorted(b for b in buckets if not math.isinf(b[0]))
-    total = max((c for _, c in buckets), default=0.0)
-    if total <= 0 or not finite:
-        return math.nan
-    rank = q * total
-    lower_le, lower_count = 0.0, 0.0
-    for le, count in finite:
-        if count >= rank:
-            if count == lower_count:
-                return le
-            return lower_le + (le - lower_le) * (rank - lower_count) / (count - lower_count)
-        lower_le, lower_count = le, count
-    return finite[-1][0]
 
 
 def latency_rows(lat: Latency, seconds: float) -> list[tuple[str, str]]:

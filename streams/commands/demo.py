@@ -40,6 +40,7 @@ from streams.commands import liveview
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
 from streams.commands.topics import create_topics
+from streams.core import latency
 from streams.local import kafka as localkafka
 from streams.local.procs import stop
 from streams.settings import Settings, get_settings
@@ -50,6 +51,19 @@ SENT_TTL_S = 600.0  # a score change more than this after its event is not match
 
 
 # --------------------------------------------------------------------------- setup steps
+
+
+def worker_histogram(s: Settings) -> dict[float, float]:
+    """The worker's event-to-score histogram (cumulative buckets) from its /metrics; empty
+    when it cannot be read (the summary then says so)."""
+    import urllib.request
+
+    url = f"http://{s.web_host}:{s.web_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return latency.parse_histogram(resp.read().decode(), "leadscore_event_to_score_seconds")
+    except OSError:
+        return {}
 
 
 def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
@@ -488,6 +502,7 @@ def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
     every = 1.0 if tty else 5.0
     rates: deque[tuple[float, int]] = deque()
     header = f"leadscore demo · Kafka {spec.bootstrap} · worker pid {worker.pid} · {{}}"
+    histogram_before = worker_histogram(s)
     traffic.start()
     t0 = time.monotonic()
     rates.append((t0, 0))
@@ -541,7 +556,8 @@ def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
         sent=traffic.sent, send_seconds=traffic.finished - traffic.started,
         changes=board.changes_total, alerts=board.alerts_total,
         dead_letters=board.dead_letters, latencies=board.latencies,
-        send_failures=traffic.failures)
+        send_failures=traffic.failures,
+        worker_buckets=latency.histogram_delta(worker_histogram(s), histogram_before))
     print("\n" + liveview.render_summary(summary, commands), flush=True)
     if failed:
         raise UsageError(f"{failed}; see {s.state_dir.resolve() / 'demo-worker.log'}")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from schemas import Alert, ScoreChange
+from streams.core import latency
 
 TOP_LEADS = 10
 RECENT_ALERTS = 8
@@ -24,14 +25,10 @@ WINDOW_S = 10.0  # the "now" figures (rates, latency) are over this sliding wind
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's
-    default), or None without samples: a latency figure is never invented."""
-    if not values:
-        return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    """The q-th percentile (0-100), nearest rank as the bench computes it
+    (:func:`streams.core.latency.percentile`), or None without samples: a latency figure
+    is never invented."""
+    return latency.percentile(values, q) if values else None
 
 
 def fmt_ms(seconds: float | None) -> str:
@@ -192,6 +189,14 @@ class Summary:
     dead_letters: int
     latencies: Sequence[float]
     send_failures: int = 0
+    # The worker's leadscore_event_to_score_seconds over the run (cumulative buckets), what
+    # the Grafana dashboard draws; empty when /metrics could not be read.
+    worker_buckets: Sequence[tuple[float, float]] = ()
+
+
+def _quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
+    value = latency.histogram_quantile(buckets, q)
+    return None if math.isnan(value) else value
 
 
 def render_summary(s: Summary, commands: Sequence[str]) -> str:
@@ -207,6 +212,9 @@ def render_summary(s: Summary, commands: Sequence[str]) -> str:
         f"  event-to-score latency p50 {fmt_ms(percentile(s.latencies, 50))}, "
         f"p99 {fmt_ms(percentile(s.latencies, 99))} over {len(s.latencies):,} score changes "
         "(received minus sent, measured by the demo)",
+        f"  the worker's histogram p50 {fmt_ms(_quantile(s.worker_buckets, 0.5))}, "
+        f"p99 {fmt_ms(_quantile(s.worker_buckets, 0.99))} (event sent -> change in Kafka, "
+        "as the Grafana dashboard and the bench compute it)",
         "  commands used:",
         *(f"    {c}" for c in commands),
     ]

@@ -31,7 +31,9 @@ class Tables:
 
 
 def declare(app: faust.App, settings: Settings) -> Tables:
-    rocks = {"block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024}
+    rocks = {"block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024,
+             "write_buffer_size": settings.rocksdb_write_buffer_mb * 1024 * 1024,
+             "max_write_buffer_number": 2}
 
     def table(name: str) -> Any:
         return app.Table(

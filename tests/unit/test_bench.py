@@ -8,15 +8,9 @@ import os
 import pytest
 
 from streams.bench.main import parse_args
-from streams.bench.report import (
-    fmt_ms,
-    fmt_rate,
-    histogram_quantile,
-    percentile,
-    ratio_text,
-    render_table,
-)
+from streams.bench.report import fmt_ms, fmt_rate, ratio_text, render_table
 from streams.bench.scorer import CpuTrack, cpu_seconds
+from streams.core.latency import histogram_quantile, parse_histogram, percentile
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -33,6 +27,15 @@ def test_percentile_of_few_values_is_an_observed_value() -> None:
     assert percentile([1.0, 2.0], 50) == 1.0
     assert percentile([1.0, 2.0], 51) == 2.0
     assert math.isnan(percentile([], 50))
+
+
+def test_histogram_is_read_from_an_exposition_summing_label_sets() -> None:
+    text = "\n".join([
+        "# HELP x_seconds help", "# TYPE x_seconds histogram",
+        'x_seconds_bucket{le="0.01"} 3.0', 'x_seconds_bucket{le="+Inf"} 4.0',
+        'x_seconds_bucket{job="b",le="0.01"} 1.0', 'x_seconds_bucket{job="b",le="+Inf"} 1.0',
+        "x_seconds_count 5.0", 'y_seconds_bucket{le="0.01"} 9.0'])
+    assert parse_histogram(text, "x_seconds") == {0.01: 4.0, math.inf: 5.0}
 
 
 def test_formatting() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -38,12 +39,12 @@ def _alert(lead: str, from_score: int | None) -> Alert:
 @pytest.mark.parametrize("values, q, expected", [
     ([], 50, None),
     ([0.2], 99, 0.2),
-    ([1.0, 2.0, 3.0, 4.0], 50, 2.5),
+    ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
     ([4.0, 1.0, 3.0, 2.0], 0, 1.0),
     ([4.0, 1.0, 3.0, 2.0], 100, 4.0),
     (list(range(101)), 99, 99.0),
 ])
-def test_percentile_interpolates_like_numpy(values, q, expected):
+def test_percentile_is_the_benchs_nearest_rank(values, q, expected):
     assert percentile(values, q) == expected
 
 
@@ -110,9 +111,13 @@ def test_empty_view_says_so_instead_of_inventing_figures():
 
 def test_summary_reports_sustained_rate_latency_and_commands():
     s = Summary(sent=9000, send_seconds=30.0, changes=1200, alerts=7, dead_letters=12,
-                latencies=[0.010, 0.020, 0.030, 1.5])
+                latencies=[0.010, 0.020, 0.030, 1.5],
+                worker_buckets=[(0.01, 2.0), (0.05, 4.0), (math.inf, 4.0)])
     text = render_summary(s, ["leadscore kafka start", "leadscore worker"])
     assert "9,000 in 30.0 s = 300 events/s sustained" in text
     assert "score changes        1,200" in text
-    assert "p50 25 ms, p99 1,456 ms over 4 score changes" in text
+    assert "p50 20 ms, p99 1,500 ms over 4 score changes" in text  # nearest rank, as the bench
+    assert "the worker's histogram p50 10 ms, p99 49 ms" in text  # as Prometheus interpolates
     assert text.rstrip().endswith("leadscore worker")
+    unread = render_summary(Summary(1, 1.0, 0, 0, 0, []), [])
+    assert "the worker's histogram p50 -, p99 -" in unread
