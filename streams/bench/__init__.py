@@ -24,6 +24,8 @@ Phases, all on fresh topics (unique names) so nothing from earlier runs is count
 
 Package layout: :mod:`.prepare` (broker, model, events, topics), :mod:`.ceiling` (the bare
 loop), :mod:`.scorer` (one worker's throughput), :mod:`.latency` (event-to-score latency),
-:mod:`.report` (figures and the table), :mod:`.main` (the command). Imports streams.local,
-streams.commands (produce's routing) and models; nothing imports it.
+:mod:`.report` (figures and the table), :mod:`.main` (the command); :mod:`.routes` (``python
+-m streams.bench.routes``: the measurement behind the hot path's design). Imports
+streams.local, streams.commands (produce's routing), streams.worker (routes) and models;
+nothing imports it.
 """

@@ -7,6 +7,8 @@ instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import sys
 
@@ -14,7 +16,19 @@ from streams.commands.args import port
 from streams.settings import get_settings
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own heap arena (up to 8 per core): the
+    worker's RocksDB, librdkafka and consumer threads each kept one, with memory the others
+    could not reuse. Two arenas measured 18 MiB less at 100,000 leads for the same CPU.
+    Best effort, Linux/glibc only; before any thread starts."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
+    limit_malloc_arenas()
     if args.web_port is not None:
         os.environ["LEADSCORE_WEB_PORT"] = str(args.web_port)
     if args.log_level is not None:

@@ -26,8 +26,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                        "schemas"),
     "streams.commands": ("streams.core", "streams.runtime", "streams.settings",
                          "streams.local", "streams.worker", "models", "schemas"),
+    # bench.routes measures the worker's fetch hook against a confluent-kafka alternative.
     "streams.bench": ("streams.commands", "streams.core", "streams.runtime", "streams.local",
-                      "streams.settings", "models", "schemas"),
+                      "streams.settings", "streams.worker", "models", "schemas"),
     "streams.cli": ("streams.commands", "streams.local", "models"),
     "streams": (),  # the package's own __init__
 }

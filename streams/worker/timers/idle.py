@@ -34,7 +34,9 @@ async def rescore_idle_leads(ctx: WorkerContext) -> None:
     proc, settings = ctx.processor(), ctx.settings
     idle_s, every_s = settings.idle_after_hours * 3600, settings.idle_rescore_hours * 3600
     now = proc.stream_now()  # None before the first event: nothing tells us what "now" is
-    found = scan(list(ctx.tables.leads.items()), now, idle_s, every_s, MAX_PER_SCAN)
+    # One pass over the table's iterator, not a list of it: a worker holding 100,000 leads
+    # would copy ~80 MB of records each scan (and keep its peak memory that high).
+    found = scan(ctx.tables.leads.items(), now, idle_s, every_s, MAX_PER_SCAN)
     worker_metrics().record_scan(found.tiers, found.leads, found.anonymous)
     proc.histogram.reset(found.score_counts)
     body = orjson.dumps({"k": "rescore", "at": now})
