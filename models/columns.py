@@ -88,9 +88,8 @@ def feature_rows(states: Sequence[LeadState], ats: Sequence[float],
     def gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where((a != a) | (b != b), _NAN, (b - a) / DAY)
 
-    def rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), _NAN)
+    def rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:  # _rate: NaN unless den > 0
+        return np.divide(num, den, out=np.full(n, _NAN), where=den > 0)
 
     eng_now = this_w[:, ENGAGED].sum(axis=1)
     eng_prior = prior[:, ENGAGED].sum(axis=1)

@@ -24,7 +24,9 @@ from streams.bench.prepare import (
     ensure_model,
     generate_events,
     preload,
+    route,
     say,
+    send_routed,
     topic_settings,
 )
 from streams.bench.report import fmt_rate, render_table, report_rows
@@ -93,8 +95,9 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
     if args.workers > 1:
         say(f"scorer throughput: {args.workers} workers on {args.partitions} partitions")
         ports = [localkafka.free_port() for _ in range(args.workers)]
+        routed = route(ev.lines, group_s)  # validated now, so the load is only producing
         tps.append(scorer_throughput(run, group_s, args.events, ports,
-                                     load=lambda: preload(run.bootstrap, ev.lines, [group_s])))
+                                     load=lambda: send_routed(run.bootstrap, routed)))
         run.sample_load(f"{args.workers} workers")
         say(f"{args.workers} workers: {fmt_rate(tps[-1].events_per_s)} in all")
     say("latency: restarting the worker with LEADSCORE_MIN_SCORE_CHANGE=0")

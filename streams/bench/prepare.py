@@ -199,10 +199,20 @@ def _send(producer: Any, topic: str, key: bytes | None, value: bytes) -> None:
 def preload(bootstrap: str, lines: list[bytes], targets: list[Settings]) -> None:
     """Send every event to each target's input topics exactly as ``leadscore produce`` would
     (category topic, keyed by lead id; invalid lines to the website topic)."""
-    producer = _producer(bootstrap)
     for s in targets:
-        for r in route_lines(iter(lines), s, s.topic_website):
-            _send(producer, r.topic, r.key, r.value)
-            producer.poll(0)
+        send_routed(bootstrap, route(lines, s))
+
+
+def route(lines: list[bytes], s: Settings) -> list[tuple[str, bytes | None, bytes]]:
+    """(topic, key, value) per line, as ``leadscore produce`` routes it for settings ``s``."""
+    return [(r.topic, r.key, r.value) for r in route_lines(iter(lines), s, s.topic_website)]
+
+
+def send_routed(bootstrap: str, routed: list[tuple[str, bytes | None, bytes]]) -> None:
+    """Produce records already routed (no validation on the way: that is the worker's)."""
+    producer = _producer(bootstrap)
+    for topic, key, value in routed:
+        _send(producer, topic, key, value)
+        producer.poll(0)
     if producer.flush(60):
         raise UsageError(f"could not pre-load the events into Kafka at {bootstrap}")

@@ -57,8 +57,9 @@ from streams.core.record import LeadRecord, anon_key, lead_key
 from streams.core.significance import DEFAULT_RULE, SignificanceRule
 
 
-@dataclass(frozen=True)
-class Message:
+# Plain named tuples: a batch makes one Output per score change and one Write per lead, and a
+# frozen dataclass's __init__ costs several times a tuple's.
+class Message(NamedTuple):
     topic: str
     partition: int
     offset: int
@@ -66,15 +67,13 @@ class Message:
     value: bytes
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     topic: str
     key: bytes | None
     value: bytes
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     """Set (or, with value None, delete) a table key, in the partition of message ``source``."""
 
     table: str  # "leads" or "aliases"
