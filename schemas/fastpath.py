@@ -169,10 +169,8 @@ def _fast(raw: bytes, now: datetime | None, max_age: timedelta | None) -> FastEv
     if type(source) is not str or not 1 <= len(source) <= MAX_SOURCE_LENGTH:
         raise _Fallback
     occurred_at = _timestamp(data["occurred_at"])
-    now = now or datetime.now(UTC)
-    if occurred_at >= now + MAX_FUTURE_SKEW - _MARGIN:
-        raise _Fallback
-    if max_age is not None and occurred_at <= now - max_age + _MARGIN:
+    latest, earliest = _bounds(now or datetime.now(UTC), max_age)
+    if occurred_at >= latest or (earliest is not None and occurred_at <= earliest):
         raise _Fallback
     props = data.get("properties", _ABSENT)
     if props is _ABSENT:
@@ -187,6 +185,18 @@ def _fast(raw: bytes, now: datetime | None, max_age: timedelta | None) -> FastEv
 
 
 _ABSENT = object()
+_LAST_BOUNDS: list[Any] = [None, None, None, None]  # now, max_age -> latest, earliest
+
+
+def _bounds(now: datetime, max_age: timedelta | None) -> tuple[datetime, datetime | None]:
+    """The freshness window, minus a margin the reference decides; the scorer passes one
+    ``now`` for a whole batch, so it is computed once per batch."""
+    last = _LAST_BOUNDS
+    if last[0] is not now or last[1] != max_age:
+        latest = now + MAX_FUTURE_SKEW - _MARGIN  # OverflowError: the reference decides
+        earliest = None if max_age is None else now - max_age + _MARGIN
+        last[:] = [now, max_age, latest, earliest]
+    return last[2], last[3]
 
 
 def _properties(type_: str, rules: dict[str, tuple[bool, Callable[[Any], Any]]],

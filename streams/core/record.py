@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -38,7 +37,7 @@ from models.state import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.core.alerting import AlertState
+from streams.core.alerting import AlertState, make_state
 
 LEAD, ANON = "L:", "A:"
 FORMAT = 2
@@ -127,26 +126,34 @@ def _unpack_head(raw: bytes) -> tuple[Any, ...]:
         vals = struct.unpack_from(f"<{nh}d{nh}h", raw, end)
         history = tuple(zip(vals[:nh], vals[nh:], strict=True))
         end += nh * 10
-    alert = AlertState(
-        in_hot=bool(flags & _IN_HOT), history=history,
-        last_spike_at=None if spike_at != spike_at else spike_at,
-        spike_score=None if spike_score < 0 else spike_score,
-        last_decline_at=None if decline_at != decline_at else decline_at,
-        decline_score=None if decline_score < 0 else decline_score)
+    alert = make_state(
+        bool(flags & _IN_HOT), history, None if spike_at != spike_at else spike_at,
+        None if spike_score < 0 else spike_score,
+        None if decline_at != decline_at else decline_at,
+        None if decline_score < 0 else decline_score)
     return (None if score < 0 else score, None if prob != prob else prob, _TIERS[tier],
             None if scored_at != scored_at else scored_at, None if last != last else last,
             bool(flags & _CLOSED), alert, end)
 
 
-@lru_cache(maxsize=64)
+_STRUCTS: dict[tuple[Any, ...], struct.Struct] = {}
+
+
 def _fixed(nhl: int, nd: int, nm: int, nt: int, k: int, w: int) -> struct.Struct:
     """The fixed-length part of a state: half-lives, decayed sums, misc, timestamps, totals."""
-    return struct.Struct(f"<{nhl + nd + nm + nt}d{k}{_WIDTHS[w]}")
+    key = (nhl, nd, nm, nt, k, w)
+    found = _STRUCTS.get(key)
+    if found is None:
+        found = _STRUCTS[key] = struct.Struct(f"<{nhl + nd + nm + nt}d{k}{_WIDTHS[w]}")
+    return found
 
 
-@lru_cache(maxsize=256)
 def _array(code: str, n: int) -> struct.Struct:
-    return struct.Struct(f"<{n}{code}")
+    key = (code, n)
+    found = _STRUCTS.get(key)
+    if found is None:
+        found = _STRUCTS[key] = struct.Struct(f"<{n}{code}")
+    return found
 
 
 def _state_bytes(s: LeadState) -> bytes:
@@ -210,14 +217,21 @@ def _state_from(raw: bytes, at: int) -> LeadState:
         at += 16 * nr
     else:
         s.recent = {}
-    sets = []
-    for code, n, size in (("I", nf, 4), ("I", ni, 4), ("q", nmg, 8)):
-        if n:
-            sets.append(set(_array(code, n).unpack_from(raw, at)))
-            at += size * n
-        else:
-            sets.append(set())
-    s.features, s.integrations, s.merged = sets
+    if nf:
+        s.features = set(_array("I", nf).unpack_from(raw, at))
+        at += 4 * nf
+    else:
+        s.features = set()
+    if ni:
+        s.integrations = set(_array("I", ni).unpack_from(raw, at))
+        at += 4 * ni
+    else:
+        s.integrations = set()
+    if nmg:
+        s.merged = set(_array("q", nmg).unpack_from(raw, at))
+        at += 8 * nmg
+    else:
+        s.merged = set()
     # field -> [value, ts, hash]: orjson gives the lists as the state keeps them.
     s.profile = orjson.loads(raw[at:at + nprof]) if nprof else {}
     return s

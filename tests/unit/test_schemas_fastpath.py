@@ -70,6 +70,8 @@ def test_limits_and_non_bytes_agree() -> None:
     raw = orjson.dumps(EXAMPLES["page_view"])
     agree(raw, max_bytes=len(raw) - 1)  # too large
     agree(raw, max_age=None)
+    agree(raw, max_age=timedelta.max)  # overflows: the reference clamps it
+    agree(raw, now=datetime.max.replace(tzinfo=UTC))
     agree(raw, now=datetime(2026, 3, 2, 9, 14, 5, tzinfo=UTC))  # at the future bound
     agree(raw, now=datetime(2026, 3, 2, 9, 9, 5, tzinfo=UTC))  # exactly 5 minutes before
     agree(raw, now=datetime(2027, 4, 6, 9, 14, 5, tzinfo=UTC))  # at the age limit
