@@ -240,8 +240,9 @@ def test_real_prometheus_scrapes_worker_metrics(
         assert one("leadscore_scores_computed_total") == 160
         assert one('leadscore_alerts_total{kind="entered_tier"}') == 2
         assert by("leadscore_event_to_score_seconds_bucket", "le") == {
-            "0.005": 0, "0.01": 0, "0.025": 1, "0.05": 2, "0.1": 2, "0.25": 3, "0.5": 3,
-            "1.0": 4, "2.5": 4, "5.0": 5, "10.0": 5, "30.0": 5, "60.0": 5, "+Inf": 5}
+            "0.0025": 0, "0.005": 0, "0.0075": 0, "0.01": 0, "0.015": 0, "0.02": 1,
+            "0.025": 1, "0.035": 2, "0.05": 2, "0.075": 2, "0.1": 2, "0.15": 2, "0.25": 3,
+            "0.5": 3, "1.0": 4, "2.5": 4, "5.0": 5, "10.0": 5, "30.0": 5, "60.0": 5, "+Inf": 5}
         assert one("leadscore_event_to_score_seconds_count") == 5
         assert one("leadscore_event_to_score_seconds_sum") == pytest.approx(3.95)
         assert by("leadscore_leads", "tier") == {"hot": 7, "warm": 20, "cold": 73}
