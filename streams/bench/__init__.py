@@ -25,7 +25,8 @@ Phases, all on fresh topics (unique names) so nothing from earlier runs is count
 Package layout: :mod:`.prepare` (broker, model, events, topics), :mod:`.ceiling` (the bare
 loop), :mod:`.scorer` (one worker's throughput), :mod:`.latency` (event-to-score latency),
 :mod:`.report` (figures and the table), :mod:`.main` (the command); :mod:`.routes` (``python
--m streams.bench.routes``: the measurement behind the hot path's design). Imports
+-m streams.bench.routes``: the measurement behind the hot path's design) and
+:mod:`.processing` (``python -m streams.bench.processing``: the Processor alone, no Kafka). Imports
 streams.local, streams.commands (produce's routing), streams.worker (routes) and models;
 nothing imports it.
 """
