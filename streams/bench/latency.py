@@ -16,7 +16,7 @@ import orjson
 
 from models.errors import UsageError
 from streams.bench.prepare import Run, _producer, _send
-from streams.bench.scorer import _check_alive, worker, worker_env
+from streams.bench.scorer import _check_alive, cpu_seconds, worker, worker_env
 from streams.commands.produce import route_lines
 from streams.core.latency import histogram_delta, parse_histogram
 from streams.settings import Settings
@@ -106,6 +106,7 @@ class Latency:
     # The worker's own histogram (what Prometheus and the Grafana dashboard show) over the
     # same events: cumulative (upper bound, count) per bucket, from /metrics before and after.
     worker_buckets: list[tuple[float, float]]
+    worker_cores: float = math.nan  # the worker's CPU time while sending / wall time
 
 
 def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
@@ -121,10 +122,12 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                 tag = uuid.uuid4().hex[:8]
                 before = scrape_histogram(web_port, LATENCY_METRIC)
                 sender = Sender(producer, s, leads, rate, max(1, round(rate * seconds)), tag)
+                cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
                 sender.start()
                 while sender.is_alive():
                     reader.poll(0.1)
                     _check_alive(proc, run)
+                cores = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - wall0)
                 _drain(reader, sender, proc, run)
                 if sender.error is not None:
                     raise UsageError(f"sending the latency events failed: {sender.error}")
@@ -134,7 +137,7 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                 times = list(sender.sent_at.values())
                 span = max(times) - min(times) if len(times) > 1 else math.nan
                 out.append(Latency(rate, len(times), len(lat), lat, (len(times) - 1) / span,
-                                   histogram_delta(after, before)))
+                                   histogram_delta(after, before), cores))
     finally:
         reader.close()
     return out

@@ -64,6 +64,8 @@ def latency_rows(lat: Latency, seconds: float) -> list[tuple[str, str]]:
              f"change read), sent at {lat.send_rate:,.0f}/s for {seconds:g} s"),
         ("", f"the worker's own histogram (what Grafana shows): p50 {fmt_ms(w50)}, p99 "
              f"{fmt_ms(w99)} (record timestamp -> change acknowledged; bucket-interpolated)"),
+        ("", f"the worker used {lat.worker_cores:.2f} cores while they were sent "
+             f"({lat.worker_cores / lat.send_rate * 1e6:,.0f} CPU-us per event)"),
     ]
 
 
