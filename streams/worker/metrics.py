@@ -91,10 +91,11 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=r)
         self.batch_seconds = Histogram(
             f"{PREFIX}_batch_processing_seconds",
-            "Wall time to process one micro-batch: validate, fold, score, send, write.",
+            "Wall time of one batch from the start of its processing to its commit: validate, "
+            "fold, score, send, write state, commit.",
             buckets=BATCH_SECONDS_BUCKETS, registry=r)
         self.batch_size = Histogram(
-            f"{PREFIX}_batch_messages", "Messages per micro-batch.",
+            f"{PREFIX}_batch_messages", "Records per batch (as fetched from Kafka).",
             buckets=BATCH_SIZE_BUCKETS, registry=r)
         self.score = Histogram(
             f"{PREFIX}_score_points", "Scores computed (0-100 points), for the distribution.",
