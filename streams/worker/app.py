@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import faust
 
+from streams.kafkaconfig import faust_options
 from streams.settings import Settings, get_settings
 from streams.worker import tables as tables_
 from streams.worker import topics as topics_
@@ -23,15 +24,11 @@ from streams.worker.recovery import SeekFirstTableManager
 from streams.worker.timers import idle
 
 
-def broker_urls(bootstrap: str) -> list[str]:
-    """'h1:9092,h2:9092' -> ['kafka://h1:9092', 'kafka://h2:9092'] (Faust's URL form)."""
-    return [f"kafka://{hp.strip()}" for hp in bootstrap.split(",") if hp.strip()]
-
-
 def build_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
-        broker=broker_urls(settings.kafka_bootstrap),
+        # The brokers and, unless PLAINTEXT, the credentials (SASL_SSL, mutual TLS).
+        **faust_options(settings),
         store="rocksdb://",
         datadir=str(settings.state_dir / f"worker-{settings.web_port}"),
         topic_partitions=settings.topic_partitions,

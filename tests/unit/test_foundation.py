@@ -21,7 +21,7 @@ def test_every_setting_names_its_environment_variable():
 
 
 def test_broker_urls_accepts_a_comma_separated_list():
-    from streams.worker.app import broker_urls
+    from streams.kafkaconfig import broker_urls
 
     assert broker_urls("a:1, b:2") == ["kafka://a:1", "kafka://b:2"]
 

@@ -20,15 +20,20 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "models": ("schemas",),
     "streams.core": ("models", "schemas"),
     "streams.settings": ("streams.core",),
+    # Kafka client configuration (both libraries) from settings; every Kafka client uses it.
+    "streams.kafkaconfig": ("streams.settings",),
     "streams.runtime": ("streams.core", "streams.settings", "models", "schemas"),
     "streams.local": ("streams.settings",),
-    "streams.worker": ("streams.core", "streams.runtime", "streams.settings", "models",
-                       "schemas"),
+    "streams.worker": ("streams.core", "streams.runtime", "streams.settings",
+                       "streams.kafkaconfig", "models", "schemas"),
     "streams.commands": ("streams.core", "streams.runtime", "streams.settings",
-                         "streams.local", "streams.worker", "models", "schemas"),
+                         "streams.kafkaconfig", "streams.local", "streams.worker", "models",
+                         "schemas"),
     "streams.bench": ("streams.commands", "streams.core", "streams.runtime", "streams.local",
-                      "streams.settings", "models", "schemas"),
-    "streams.cli": ("streams.commands", "streams.local", "models"),
+                      "streams.settings", "streams.kafkaconfig", "models", "schemas"),
+    # The entry point turns settings and Kafka errors into one line.
+    "streams.cli": ("streams.commands", "streams.local", "streams.settings",
+                    "streams.kafkaconfig", "models"),
     "streams": (),  # the package's own __init__
 }
 
