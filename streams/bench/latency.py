@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -33,10 +34,10 @@ class ChangeReader:
     """Reads score changes from the end offsets as they were at creation (explicit assignment:
     nothing sent after it can be missed); records when each cause_event_id arrived."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, client: dict[str, Any], topic: str) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+        self.c = Consumer({**client, "group.id": f"bench-{uuid.uuid4()}",
                            "enable.auto.commit": False, "log_level": 3})
         parts = self.c.list_topics(topic, timeout=10).topics[topic].partitions
         self.c.assign([TopicPartition(topic, p, self.c.get_watermark_offsets(
@@ -64,17 +65,17 @@ class Sender(threading.Thread):
     """Sends ``total`` pricing views at ``rate``/s round-robin over the leads; records the
     monotonic time of each produce() call."""
 
-    def __init__(self, bootstrap: str, s: Settings, leads: list[str], rate: float,
+    def __init__(self, client: dict[str, Any], s: Settings, leads: list[str], rate: float,
                  total: int, tag: str) -> None:
         super().__init__(name="bench-sender", daemon=True)
-        self.bootstrap, self.s, self.leads, self.rate, self.total = bootstrap, s, leads, rate, total
+        self.client, self.s, self.leads, self.rate, self.total = client, s, leads, rate, total
         self.tag = tag
         self.sent_at: dict[str, float] = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            producer = _producer(self.bootstrap, linger_ms=0)  # no batching delay on purpose
+            producer = _producer(self.client, linger_ms=0)  # no batching delay on purpose
             t0 = time.monotonic()
             for i in range(self.total):
                 eid = f"bench-{self.tag}-{i}"
@@ -104,11 +105,11 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int, rate:
     """Restart the worker with LEADSCORE_MIN_SCORE_CHANGE=0; once it scores a probe, send
     pricing views at ``rate`` for ``seconds`` and match each to its score change."""
     tag = uuid.uuid4().hex[:8]
-    reader = ChangeReader(run.bootstrap, s.topic_changes)
+    reader = ChangeReader(run.client, s.topic_changes)
     try:
         with worker(run, worker_env(run, s, web_port, 0), "worker-latency") as proc:
             _wait_probe(run, s, reader, proc, leads[0], tag)
-            sender = Sender(run.bootstrap, s, leads, rate, max(1, round(rate * seconds)), tag)
+            sender = Sender(run.client, s, leads, rate, max(1, round(rate * seconds)), tag)
             sender.start()
             while sender.is_alive():
                 reader.poll(0.1)
@@ -129,7 +130,7 @@ def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Po
     """The worker has recovered its tables and loaded the model once it scores one event:
     without this its start-up would be measured as the first events' latency."""
     eid = f"bench-probe-{tag}"
-    producer = _producer(run.bootstrap, linger_ms=0)
+    producer = _producer(run.client, linger_ms=0)
     for r in route_lines(iter([pricing_view(eid, lead)]), s, s.topic_website):
         _send(producer, r.topic, r.key, r.value)
     producer.flush(30)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 import streams.bench
 from models.errors import UsageError
 from streams.bench.ceiling import ceiling
@@ -30,7 +32,9 @@ from streams.bench.prepare import (
 from streams.bench.report import fmt_rate, render_table, report_rows
 from streams.bench.scorer import scorer_throughput
 from streams.commands.args import Parser, positive_float, positive_int
+from streams.kafkaconfig import KafkaUnavailable
 from streams.local import kafka as localkafka
+from streams.settings import describe_invalid
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,7 +73,7 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
              ceil_s.topic_changes]
     create_topics(run, names, [scorer_s.topic_changes], args.partitions)
     say("pre-loading the events into the ceiling's and the scorer's topics")
-    preload(run.bootstrap, ev.lines, [ceil_s, scorer_s])
+    preload(run.client, ev.lines, [ceil_s, scorer_s])
     say("ceiling: bare consume/read-modify-write/produce loop")
     ceil = ceiling(run, ceil_s, ceil_s.topic_changes, args.events)
     run.sample_load("ceiling")
@@ -98,8 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_table(rows), flush=True)
         ok = True
         return 0
-    except (UsageError, localkafka.KafkaSetupError) as exc:
+    except (UsageError, localkafka.KafkaSetupError, KafkaUnavailable) as exc:
         print(f"python -m streams.bench: error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"python -m streams.bench: error: {describe_invalid(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("python -m streams.bench: interrupted", file=sys.stderr)

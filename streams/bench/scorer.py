@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from models.errors import UsageError
 from streams.bench.prepare import REPO_ROOT, TOPIC_ENV, Run, say
@@ -49,12 +50,12 @@ def _check_alive(proc: subprocess.Popen[bytes], run: Run) -> None:
                          f"{run.work}")
 
 
-def edge_timestamp(bootstrap: str, topics: list[str], last: bool) -> float | None:
+def edge_timestamp(client: dict[str, Any], topics: list[str], last: bool) -> float | None:
     """Broker timestamp (producer's CreateTime, s) of the first (or last) message over all
     partitions of ``topics``: the worker's own clock for when it started (or stopped) writing."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"edge-{uuid.uuid4().hex}",
+    c = Consumer({**client, "group.id": f"edge-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "log_level": 3})
     try:
         md = c.list_topics(timeout=10)
@@ -103,7 +104,7 @@ def scorer_throughput(run: Run, s: Settings, n: int, web_port: int) -> Throughpu
     inputs = [*s.input_topics, s.topic_handoff]
     outputs = [s.topic_changes, s.topic_alerts, s.topic_deadletter, s.topic_handoff]
     changelogs = [f"{s.app_id}-leads-changelog", f"{s.app_id}-aliases-changelog"]
-    probe = LagProbe(run.bootstrap, s.app_id, inputs)
+    probe = LagProbe(run.client, s.app_id, inputs)
     started = time.time()
     try:
         with worker(run, worker_env(run, s, web_port, None), "worker-throughput") as proc:
@@ -118,8 +119,8 @@ def scorer_throughput(run: Run, s: Settings, n: int, web_port: int) -> Throughpu
             rss = peak_rss_mb(proc.pid)
     finally:
         probe.close()
-    first = edge_timestamp(run.bootstrap, outputs, last=False)
-    last = edge_timestamp(run.bootstrap, outputs + changelogs, last=True)
+    first = edge_timestamp(run.client, outputs, last=False)
+    last = edge_timestamp(run.client, outputs + changelogs, last=True)
     if first is None or last is None:
         raise UsageError("the worker wrote no output at all")
     return Throughput(n / (done - first), done - first, n / (last - first), first - started,

@@ -12,15 +12,20 @@ from __future__ import annotations
 import argparse
 
 from models.errors import UsageError
+from streams.kafkaconfig import client_config, redact, wait_for_brokers
 from streams.settings import Settings, get_settings
 
 
 def create_topics(bootstrap: str, s: Settings, replication: int = 1) -> list[str]:
-    """Create the missing topics; return the names created."""
+    """Create the missing topics on the brokers at ``bootstrap`` (reached with ``s``'s security
+    settings); return the names created. No broker answering within
+    LEADSCORE_KAFKA_CONNECT_TIMEOUT is one line (:class:`KafkaUnavailable`), not librdkafka's
+    retries printed until a timeout."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wait_for_brokers(s, bootstrap)
+    admin = AdminClient({**client_config(s, bootstrap), "log_level": 3})
     n = s.topic_partitions
     plain = [*s.input_topics, s.topic_handoff, s.topic_alerts, s.topic_deadletter]
     topics = [NewTopic(t, n, replication) for t in plain]
@@ -33,7 +38,8 @@ def create_topics(bootstrap: str, s: Settings, replication: int = 1) -> list[str
             created.append(name)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise UsageError(f"cannot create topic {name}: {exc.args[0].str()}") from None
+                raise UsageError(redact(f"cannot create topic {name}: {exc.args[0].str()}",
+                                        s)) from None
     return sorted(created)
 
 
