@@ -1,7 +1,10 @@
 """``leadscore worker``: one stream worker of the consumer group.
 
 Faust and the model are imported here, inside the command, so ``leadscore --help`` stays
-instant.
+instant. Before Faust starts, the command checks what would otherwise fail later and less
+clearly: the lookup API's exposure (``views.check_exposure``), that a broker answers with these
+credentials (``kafkaconfig.wait_for_brokers``: one line within LEADSCORE_KAFKA_CONNECT_TIMEOUT
+instead of a minute of silence and a traceback), and the model.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import sys
 
 from streams.commands.args import port
+from streams.kafkaconfig import client_config, wait_for_brokers
 from streams.settings import get_settings
 
 
@@ -21,6 +25,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         os.environ["LEADSCORE_LOG_LEVEL"] = args.log_level
     get_settings.cache_clear()
     s = get_settings()
+    from streams.worker.views import check_exposure
+
+    check_exposure(s)
+    wait_for_brokers(s)
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
 
@@ -29,7 +37,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     context.processor()
     # Before the consumer joins the group, so its first metadata has them
     # (streams/worker/changelog.py).
-    create_changelog_topics(s.kafka_bootstrap, context.tables.changelog_topic_names(),
+    create_changelog_topics(client_config(s), context.tables.changelog_topic_names(),
                             s.topic_partitions, app.conf.topic_replication_factor)
     sys.argv = ["leadscore", "worker", "-l", s.log_level,
                 "--web-host", s.web_host, "--web-port", str(s.web_port)]
