@@ -9,6 +9,11 @@ Everything here is plain functions over a :class:`BrokerSpec` so that the CLI
 (``leadscore kafka start|stop|status``) and the pytest session fixture share one code
 path. Errors the user can fix (no Java, no Maven, port taken) are raised as
 :class:`KafkaSetupError` with a one-line message; the CLI prints it without a traceback.
+
+A broker can also listen with security (:class:`BrokerSecurity`): SASL_SSL with SCRAM-SHA-512
+and PLAIN users, and SSL requiring a client certificate, beside its PLAINTEXT listener. The
+clients' security settings are tested against it (tests/integration/test_security.py), on a
+real broker rather than a stand-in.
 """
 
 from __future__ import annotations
@@ -39,6 +44,67 @@ class KafkaSetupError(Exception):
     """A problem the user can fix; its message is one line and says how."""
 
 
+_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")  # user names and passwords quoted into broker config
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """Two listeners besides PLAINTEXT: SASL_SSL on ``sasl_ssl_port`` (SCRAM-SHA-512 users,
+    added to the storage when it is formatted, and PLAIN users, in the listener's JAAS
+    configuration) and SSL on ``ssl_port``, which requires a client certificate signed by a CA
+    in ``truststore``. The certificates are the caller's: the tests make their own.
+
+    ``keystore`` is one PEM file: the broker's unencrypted PKCS#8 private key, then its
+    certificate chain (the certificate must name 127.0.0.1, which clients check).
+    """
+
+    sasl_ssl_port: int
+    ssl_port: int
+    keystore: Path
+    truststore: Path
+    scram_users: tuple[tuple[str, str], ...] = ()  # (name, password), SCRAM-SHA-512
+    plain_users: tuple[tuple[str, str], ...] = ()  # (name, password), PLAIN
+
+    def __post_init__(self) -> None:
+        for name, password in (*self.scram_users, *self.plain_users):
+            if not (_SAFE.match(name) and _SAFE.match(password)):
+                raise KafkaSetupError("broker user names and passwords may hold only letters, "
+                                      "digits, '_', '.' and '-'")
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ssl_port}"
+
+    def listeners(self) -> str:
+        return f",SASL_SSL://127.0.0.1:{self.sasl_ssl_port},SSL://127.0.0.1:{self.ssl_port}"
+
+    def properties(self) -> str:
+        plain = "".join(f' user_{n}="{p}"' for n, p in self.plain_users)
+        return "\n".join([
+            "# Security listeners (streams/local/kafka.py BrokerSecurity).",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required{plain};",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={self.keystore}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.truststore}",
+            "listener.name.ssl.ssl.client.auth=required",
+            "",
+        ])
+
+    def format_arguments(self) -> list[str]:
+        return [arg for n, p in self.scram_users
+                for arg in ("--add-scram", f"SCRAM-SHA-512=[name={n},password={p}]")]
+
+
 @dataclass(frozen=True)
 class BrokerSpec:
     """Where one local broker lives and listens.
@@ -54,6 +120,7 @@ class BrokerSpec:
     version: str = DEFAULT_KAFKA_VERSION
     partitions: int = 4
     heap_mb: int = 512
+    security: BrokerSecurity | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -222,6 +289,7 @@ def status(spec: BrokerSpec) -> BrokerStatus:
 
 def _render_config(spec: BrokerSpec) -> None:
     template = Template((KAFKA_DEPLOY_DIR / "server.properties.template").read_text())
+    sec = spec.security
     spec.config_file.write_text(
         template.substitute(
             port=spec.port,
@@ -229,6 +297,9 @@ def _render_config(spec: BrokerSpec) -> None:
             data_dir=spec.data_dir,
             partitions=spec.partitions,
             offsets_partitions=10,
+            secure_listeners=sec.listeners() if sec else "",
+            secure_protocols=",SASL_SSL:SASL_SSL,SSL:SSL" if sec else "",
+            security=sec.properties() if sec else "",
         )
     )
 
@@ -245,12 +316,15 @@ def _format_storage(spec: BrokerSpec, java: str, cp: str) -> None:
         [java, "-cp", cp, _log4j_opt(), "kafka.tools.StorageTool", "format",
          # "--cluster-id=" form: a random id may start with "-", which argparse4j would
          # read as an option (seen: "argument --cluster-id/-t: expected one argument").
-         f"--cluster-id={_cluster_id()}", "-c", str(spec.config_file)],
+         f"--cluster-id={_cluster_id()}", "-c", str(spec.config_file),
+         *(spec.security.format_arguments() if spec.security else [])],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
-        last = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
-        raise KafkaSetupError(f"formatting Kafka storage failed: {' '.join(last)}")
+        last = " ".join((proc.stdout + proc.stderr).strip().splitlines()[-1:])
+        for _, password in spec.security.scram_users if spec.security else ():
+            last = last.replace(password, "***")
+        raise KafkaSetupError(f"formatting Kafka storage failed: {last}")
 
 
 def _log4j_opt() -> str:
@@ -318,7 +392,8 @@ def start(spec: BrokerSpec, *, timeout: float = 90.0,
     current = status(spec)
     if current.running:
         return current, False, 0.0
-    for p in (spec.port, spec.controller_port):
+    extra = (spec.security.sasl_ssl_port, spec.security.ssl_port) if spec.security else ()
+    for p in (spec.port, spec.controller_port, *extra):
         if port_in_use(p):
             raise KafkaSetupError(
                 f"port {p} on 127.0.0.1 is already in use by another process; "
