@@ -12,7 +12,8 @@ connects" and "``leadscore produce`` connects" the same statement; every Kafka c
 
 Secrets (``LEADSCORE_KAFKA_SASL_PASSWORD``, ``LEADSCORE_KAFKA_SSL_KEY_PASSWORD``) stay
 :class:`~pydantic.SecretStr` in the settings and are unwrapped only into the client
-configuration built here, which is never logged; error messages pass through :func:`redact`.
+configuration built here, which is never logged; error messages pass through :func:`redact`,
+and the worker's log records through :func:`redact_logs`.
 
 Why :func:`wait_for_brokers`: without it a command facing no broker printed hundreds of
 librdkafka "Connection refused" lines, or nothing for a minute, and then a traceback. Every
@@ -24,6 +25,7 @@ gives up after ``LEADSCORE_KAFKA_CONNECT_TIMEOUT`` seconds; each failure is one 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -130,13 +132,49 @@ def plaintext(s: Settings, bootstrap: str) -> Settings:
     return s.model_copy(update={**cleared, "kafka_bootstrap": bootstrap})
 
 
-def redact(text: str, s: Settings) -> str:
-    """``text`` with every secret of ``s`` replaced by ``***`` (belt and braces: librdkafka's
-    and aiokafka's messages are not known to quote a password, and must never be able to)."""
+def _secret_forms(s: Settings) -> list[str]:
+    """Each secret as it may appear in text: itself, and inside the repr of a str or bytes
+    (aiokafka's debug log prints requests, and so a SASL PLAIN request's bytes)."""
+    forms: set[str] = set()
     for secret in (s.kafka_sasl_password, s.kafka_ssl_key_password, s.api_token):
-        if secret is not None and secret.get_secret_value():
-            text = text.replace(secret.get_secret_value(), "***")
+        value = secret.get_secret_value() if secret is not None else ""
+        if value:
+            forms.update({value, repr(value)[1:-1], repr(value.encode())[2:-1]})
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, s: Settings) -> str:
+    """``text`` with every secret of ``s`` replaced by ``***``."""
+    for form in _secret_forms(s):
+        text = text.replace(form, "***")
     return text
+
+
+def redact_logs(s: Settings) -> None:
+    """From now on, every log record of this process that holds a secret of ``s`` is
+    rewritten with ``***`` in its place. Needed, not cautious: aiokafka logs each request at
+    debug level, and a SASL PLAIN authentication request carries the password
+    (``SaslAuthenticateRequest_v1(sasl_auth_bytes=b'user\\x00user\\x00PASSWORD')``), so
+    LEADSCORE_LOG_LEVEL=debug printed it (found by tests/integration/test_security.py). A
+    record factory sees every record of every logger, whichever handlers Faust installs."""
+    forms = _secret_forms(s)
+    if not forms:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's to report
+            return record
+        if any(form in text for form in forms):
+            for form in forms:
+                text = text.replace(form, "***")
+            record.msg, record.args = text, ()
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 # --------------------------------------------------------------------------- reachability

@@ -14,7 +14,7 @@ import os
 import sys
 
 from streams.commands.args import port
-from streams.kafkaconfig import client_config, wait_for_brokers
+from streams.kafkaconfig import client_config, redact_logs, wait_for_brokers
 from streams.settings import get_settings
 
 
@@ -28,6 +28,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker.views import check_exposure
 
     check_exposure(s)
+    redact_logs(s)  # aiokafka's debug log would print a SASL PLAIN password
     wait_for_brokers(s)
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
