@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         description="Partitions of the input topics (and so of the tables): the unit of "
         "scaling, the most workers that can share the load. Env: LEADSCORE_TOPIC_PARTITIONS.",
     )
+    topic_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of the topics the worker creates itself (its tables' changelogs "
+        "and Faust's leader topic) and the default of `leadscore topics create`. 1 suits one "
+        "local broker; use 3 on a production cluster (Confluent Cloud refuses anything else). "
+        "Env: LEADSCORE_TOPIC_REPLICATION_FACTOR.",
+    )
     web_host: str = Field(
         "127.0.0.1",
         description="Address the worker's web server (metrics, lookups) binds. "

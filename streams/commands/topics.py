@@ -45,7 +45,8 @@ def create_topics(bootstrap: str, s: Settings, replication: int = 1) -> list[str
 
 def run_from_args(args: argparse.Namespace) -> int:
     s = get_settings()
-    created = create_topics(s.kafka_bootstrap, s, args.replication_factor)
+    created = create_topics(s.kafka_bootstrap, s,
+                            args.replication_factor or s.topic_replication_factor)
     kept = len(s.input_topics) + 4 - len(created)
     print(f"topics on {s.kafka_bootstrap}: created {len(created)}"
           + (f" ({', '.join(created)})" if created else "") + f", {kept} already there")
@@ -58,6 +59,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("topics", help="create the input, internal and output topics",
                        description=(__doc__ or "").strip())
     p.add_argument("action", choices=["create"], help="create the missing topics")
-    p.add_argument("--replication-factor", type=positive_int, default=1, metavar="N",
-                   help="replicas per partition (default 1, for one broker; 3 in production)")
+    p.add_argument("--replication-factor", type=positive_int, default=None, metavar="N",
+                   help="replicas per partition (default: $LEADSCORE_TOPIC_REPLICATION_FACTOR "
+                   "or 1, for one broker; 3 in production)")
     p.set_defaults(func=run_from_args)

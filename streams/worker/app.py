@@ -32,6 +32,8 @@ def build_app(settings: Settings) -> faust.App:
         store="rocksdb://",
         datadir=str(settings.state_dir / f"worker-{settings.web_port}"),
         topic_partitions=settings.topic_partitions,
+        # Changelog and leader topics: 3 on a production cluster (Confluent Cloud demands it).
+        topic_replication_factor=settings.topic_replication_factor,
         web_host=settings.web_host,
         web_port=settings.web_port,
         canonical_url=(settings.canonical_url
