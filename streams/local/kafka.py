@@ -337,7 +337,9 @@ def _cluster_id() -> str:
 
 
 def wait_ready(bootstrap: str, timeout: float = 60.0, pid: int | None = None) -> None:
-    """Block until the broker answers a metadata request (a TCP accept is not enough)."""
+    """Block until the broker answers a metadata request (a TCP accept is not enough). For
+    the local broker's PLAINTEXT listener; a cluster with security settings is checked with
+    streams.kafkaconfig.wait_for_brokers."""
     from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + timeout

@@ -194,6 +194,42 @@ def test_demo_streams_through_sasl_ssl_scram(secure: SecureBroker, topic_prefix:
     localkafka.wait_ready(secure.spec.bootstrap, timeout=10)  # the demo left the broker up
 
 
+def test_bench_clients_use_the_security_settings(secure: SecureBroker, topic_prefix: str,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's set-up, pre-load and lag probe over SASL_SSL (SCRAM): it uses the cluster
+    it is given, with the security settings, rather than falling back to a local broker."""
+    from streams.bench.prepare import Run, create_topics, ensure_broker, preload, topic_settings
+    from streams.local.lag import LagProbe
+
+    env = secure.env("scram")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    run = Run(tmp_path)
+    ensure_broker(run, env["LEADSCORE_KAFKA_BOOTSTRAP"], 2)
+    assert run.spec is None and run.bootstrap == env["LEADSCORE_KAFKA_BOOTSTRAP"]
+    assert run.client["security.protocol"] == "SASL_SSL"
+    s = topic_settings(topic_prefix, run.bootstrap, 2)
+    create_topics(run, s.input_topics, [], 2)
+    preload(run.client, _pricing_views(["bench-a", "bench-b"]).splitlines(), [s])
+    probe = LagProbe(run.client, f"{topic_prefix}-group", [s.topic_website])
+    try:
+        assert probe.lag() is None  # a group that has committed nothing, read over SASL_SSL
+    finally:
+        probe.close()
+    consumer = Consumer({**run.client, "group.id": f"{topic_prefix}-reader",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([s.topic_website])
+    got: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while len(got) < 2 and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            got.append(msg.key() or b"")
+    consumer.close()
+    assert sorted(got) == [b"bench-a", b"bench-b"]
+
+
 def _refused(res: subprocess.CompletedProcess[str], command: str) -> str:
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
