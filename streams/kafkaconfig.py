@@ -59,8 +59,9 @@ def client_config(s: Settings, bootstrap: str | None = None) -> dict[str, Any]:
                      "sasl.username": s.kafka_sasl_username,
                      "sasl.password": s.kafka_sasl_password.get_secret_value()})
     if s.kafka_security_protocol != "PLAINTEXT":
-        # librdkafka checks the broker's host name against its certificate by default
-        # (ssl.endpoint.identification.algorithm=https), as aiokafka does below.
+        # The broker's host name is checked against its certificate (librdkafka's default
+        # since 2.0, said here so that no version can differ), as aiokafka does below.
+        conf["ssl.endpoint.identification.algorithm"] = "https"
         if s.kafka_ssl_ca_file is not None:
             conf["ssl.ca.location"] = str(s.kafka_ssl_ca_file)
         if s.kafka_ssl_cert_file is not None:

@@ -14,7 +14,13 @@ import os
 import sys
 
 from streams.commands.args import port
-from streams.kafkaconfig import client_config, redact_logs, wait_for_brokers
+from streams.kafkaconfig import (
+    KafkaUnavailable,
+    client_config,
+    redact,
+    redact_logs,
+    wait_for_brokers,
+)
 from streams.settings import get_settings
 
 
@@ -38,8 +44,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     context.processor()
     # Before the consumer joins the group, so its first metadata has them
     # (streams/worker/changelog.py).
-    create_changelog_topics(client_config(s), context.tables.changelog_topic_names(),
-                            s.topic_partitions, app.conf.topic_replication_factor)
+    try:
+        create_changelog_topics(client_config(s), context.tables.changelog_topic_names(),
+                                s.topic_partitions, app.conf.topic_replication_factor)
+    except RuntimeError as exc:  # e.g. no Create permission, or a replication factor refused
+        raise KafkaUnavailable(redact(str(exc), s) + " (LEADSCORE_TOPIC_REPLICATION_FACTOR; "
+                               "README: Permissions)") from None
     sys.argv = ["leadscore", "worker", "-l", s.log_level,
                 "--web-host", s.web_host, "--web-port", str(s.web_port)]
     app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself

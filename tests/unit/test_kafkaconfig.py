@@ -49,7 +49,8 @@ def test_sasl_ssl_gives_both_libraries_the_same_credentials(certs: Certificates,
     rd = kafkaconfig.client_config(s)
     assert rd == {"bootstrap.servers": "b1:9096,b2:9096", "security.protocol": "SASL_SSL",
                   "sasl.mechanism": mechanism, "sasl.username": "alice",
-                  "sasl.password": PASSWORD, "ssl.ca.location": str(certs.ca)}
+                  "sasl.password": PASSWORD, "ssl.ca.location": str(certs.ca),
+                  "ssl.endpoint.identification.algorithm": "https"}
     opts = kafkaconfig.faust_options(s)
     assert opts["broker"] == ["kafka://b1:9096", "kafka://b2:9096"]
     # What Faust hands to every aiokafka client it makes.
@@ -70,6 +71,7 @@ def test_mutual_tls_gives_both_libraries_the_client_certificate(certs: Certifica
     s = _mtls(certs)
     rd = kafkaconfig.client_config(s)
     assert rd == {"bootstrap.servers": "b1:9094", "security.protocol": "SSL",
+                  "ssl.endpoint.identification.algorithm": "https",
                   "ssl.ca.location": str(certs.ca),
                   "ssl.certificate.location": str(certs.client_cert),
                   "ssl.key.location": str(certs.client_key),
