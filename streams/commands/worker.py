@@ -21,6 +21,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         os.environ["LEADSCORE_LOG_LEVEL"] = args.log_level
     get_settings.cache_clear()
     s = get_settings()
+    # Faust creates only the last level of its data directory.
+    s.state_dir.mkdir(parents=True, exist_ok=True)
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
 

@@ -210,8 +210,38 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+# Listening ports come from below the kernel's ephemeral range (Linux: 32768-60999 by default):
+# a port the OS hands out as an ephemeral one can be taken, while a broker is down, by some
+# client's outgoing connection, and the broker could then not bind it again on restart.
+LISTEN_PORTS = (20000, 32000)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A free loopback port outside the ephemeral range, so that a stopped service can always
+    bind it again (a broker restarted on the same ports after an outage)."""
+    import random
+
+    low_eph, high_eph = _ephemeral_range()
+    lo, hi = LISTEN_PORTS
+    candidates = [p for p in range(lo, hi) if not low_eph <= p <= high_eph]
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # crowded: any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

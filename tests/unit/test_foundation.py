@@ -37,3 +37,12 @@ def test_rendered_broker_config_lowers_internal_topics_to_one_replica(tmp_path):
                 "transaction.state.log.min.isr", "min.insync.replicas"):
         assert conf[key] == "1", key
     assert conf["log.dirs"] == str(tmp_path / "data")
+
+
+def test_listening_ports_come_from_outside_the_ephemeral_range():
+    # So a broker stopped for an outage can bind the same ports again: no client's outgoing
+    # connection can have been given one of them in the meantime.
+    low, high = localkafka._ephemeral_range()
+    ports = {localkafka.free_port() for _ in range(50)}
+    assert all(not low <= p <= high for p in ports)
+    assert len(ports) > 40
