@@ -70,6 +70,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._script: deque[Reply] = deque()
         self._requests: list[Received] = []
+        self.arrived = 0  # requests read, answered or not yet
         self.on_page = on_page
         receiver = self
 
@@ -79,7 +80,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                reply = receiver._next_reply()
+                reply = receiver._next_reply()  # counts the arrival
                 if reply.delay:
                     time.sleep(reply.delay)
                 got = Received(self.path, {k.lower(): v for k, v in self.headers.items()},
@@ -119,6 +120,7 @@ class Receiver:
 
     def _next_reply(self) -> Reply:
         with self._lock:
+            self.arrived += 1
             return self._script.popleft() if self._script else Reply()
 
     def _record(self, got: Received) -> None:

@@ -11,8 +11,7 @@ sends each group of due ones as one digest.
 
 Run one pager per store: the store of delivered keys is this process's SQLite file, so a
 second pager with another file could page again what the first delivered and had not yet
-committed when a rebalance moved the partition (static membership makes a restarted pager
-take its own partitions back, and fences a second one with the same instance id).
+committed when a rebalance moved the partition.
 """
 
 from __future__ import annotations
