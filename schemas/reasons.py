@@ -35,3 +35,6 @@ class ReasonCode(StrEnum):
     NAIVE_TIMESTAMP = "naive_timestamp"
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    DELIVERY_FAILED = "delivery_failed"
+    """Not an input rule: a consumer of our outputs (the pager) could not deliver the message
+    after its retries, or the receiver refused it for good; the original is that output."""

@@ -93,10 +93,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
 class Broker:
     """What a test needs to reach the session's broker."""
 
-    def __init__(self, bootstrap: str, version: str | None, started_here: bool) -> None:
+    def __init__(self, bootstrap: str, version: str | None, started_here: bool,
+                 spec: localkafka.BrokerSpec | None = None) -> None:
         self.bootstrap = bootstrap
         self.version = version
         self.started_here = started_here
+        self.spec = spec
+
+    def bounce(self) -> None:
+        """Stop the broker (controlled shutdown) and start it again on the same ports and
+        data: what a consumer sees during a broker restart."""
+        if self.spec is None:
+            raise RuntimeError("a broker bounce needs the session's own broker; unset "
+                               "KAFKA_BOOTSTRAP to run this test")
+        localkafka.stop(self.spec, grace=20)
+        localkafka.start(self.spec, tied_to_parent=True)
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +129,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     _BROKER_LINES.append(f"kafka: Apache Kafka {status.version} (KRaft, single node) on "
                          f"{status.bootstrap}, ready in {secs:.1f} s")
     try:
-        yield Broker(status.bootstrap, status.version, started_here=True)
+        yield Broker(status.bootstrap, status.version, started_here=True, spec=spec)
     finally:
         localkafka.stop(spec, grace=20)
 
