@@ -292,6 +292,71 @@ class Settings(BaseSettings):
         description="Larger messages are dead-lettered. Env: LEADSCORE_MAX_EVENT_BYTES.",
     )
 
+    # --- Consumers of our outputs: `leadscore pager` and `leadscore crm-sync` ---------------
+    pager_config: Path | None = Field(
+        None,
+        description="The pager's routing file (TOML: webhooks, routes, quiet hours, caps); "
+        "`leadscore pager --config` wins. Env: LEADSCORE_PAGER_CONFIG.",
+    )
+    pager_store: Path | None = Field(
+        None,
+        description="The pager's SQLite file: idempotency keys already paged, held pages, "
+        "hourly counts, the profile and score views. Default: STATE_DIR/pager.sqlite3. "
+        "Env: LEADSCORE_PAGER_STORE.",
+    )
+    pager_group: str = Field(
+        "leadscore-pager",
+        description="Consumer group of the pager on the alerts topic. Env: LEADSCORE_PAGER_GROUP.",
+    )
+    pager_metrics_port: int = Field(
+        6067,
+        ge=0,
+        description="Port of the pager's Prometheus /metrics on 127.0.0.1 (0: off). "
+        "Env: LEADSCORE_PAGER_METRICS_PORT.",
+    )
+    topic_pager_deadletter: str = Field(
+        "scores.alerts.deadletter",
+        description="Alerts (and digests) the pager could not deliver, with the reason. "
+        "Env: LEADSCORE_TOPIC_PAGER_DEADLETTER.",
+    )
+    crm_database_url: SecretStr | None = Field(
+        None,
+        description="Where crm-sync writes: sqlite:///PATH or postgresql://USER:PASS@HOST/DB. "
+        "Default: sqlite:///STATE_DIR/crm.sqlite3. Env: LEADSCORE_CRM_DATABASE_URL.",
+    )
+    crm_table: str = Field(
+        "lead_scores",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The table crm-sync keeps (created if missing). Env: LEADSCORE_CRM_TABLE.",
+    )
+    crm_group: str = Field(
+        "leadscore-crm-sync",
+        description="Consumer group of crm-sync on the score changes topic. "
+        "Env: LEADSCORE_CRM_GROUP.",
+    )
+    crm_batch_max: int = Field(
+        500,
+        ge=1,
+        description="Most score changes per database transaction. Env: LEADSCORE_CRM_BATCH_MAX.",
+    )
+    crm_batch_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="Longest wait to fill a batch, seconds: how stale the table may be. "
+        "Env: LEADSCORE_CRM_BATCH_SECONDS.",
+    )
+    crm_metrics_port: int = Field(
+        6068,
+        ge=0,
+        description="Port of crm-sync's Prometheus /metrics on 127.0.0.1 (0: off). "
+        "Env: LEADSCORE_CRM_METRICS_PORT.",
+    )
+    topic_crm_deadletter: str = Field(
+        "scores.changes.deadletter",
+        description="Score changes crm-sync could not read, with the reason. "
+        "Env: LEADSCORE_TOPIC_CRM_DEADLETTER.",
+    )
+
     @field_validator("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_ca_file",
                      "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_ssl_key_password",
                      "kafka_sasl_mechanism", "api_token", mode="before")

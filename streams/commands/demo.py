@@ -41,6 +41,7 @@ from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams.commands import liveview
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
+from streams.commands.progress import Progress
 from streams.commands.topics import create_topics
 from streams.kafkaconfig import client_config, plaintext, wait_for_brokers, without_security
 from streams.local import kafka as localkafka
@@ -71,7 +72,9 @@ def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
                 "stop it or set LEADSCORE_KAFKA_PORT") from None
         return spec, False, f"Kafka already running on {spec.bootstrap}"
     print(f"starting Kafka {spec.version} on {spec.bootstrap} ...", flush=True)
-    st, _, secs = localkafka.start(spec)
+    progress = Progress(sys.stdout)
+    st, _, secs = localkafka.start(spec, progress=progress)
+    progress.done()
     return spec, True, f"Kafka {st.version or spec.version} started on {spec.bootstrap} " \
                        f"in {secs:.1f} s (log {st.log_file})"
 

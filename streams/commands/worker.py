@@ -36,6 +36,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     check_exposure(s)
     redact_logs(s)  # aiokafka's debug log would print a SASL PLAIN password
     wait_for_brokers(s)
+    # Faust creates only the last level of its data directory.
+    s.state_dir.mkdir(parents=True, exist_ok=True)
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
 

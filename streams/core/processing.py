@@ -48,6 +48,7 @@ from models.state import (
     state_to_bytes,
 )
 from schemas import Alert, DeadLetterRecord, Event, Factor, ScoreChange, parse_event
+from schemas.outputs import dead_letter_key
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
 from streams.core.percentile import ScoreHistogram
 from streams.core.record import LeadRecord, anon_key, lead_key
@@ -361,7 +362,8 @@ class _Batch:
 
     def _dead_letter(self, msg: Message, dl: DeadLetterRecord) -> None:
         dl = dl.with_source(msg.topic, msg.partition, msg.offset)
-        self.result.outputs.append(Output(self.p.topics.deadletter, msg.key, dl.to_bytes()))
+        self.result.outputs.append(Output(self.p.topics.deadletter, dead_letter_key(msg.key),
+                                          dl.to_bytes()))
         self.result.counts[f"invalid:{msg.topic}:{dl.reason_code.value}"] += 1
 
     # ------------------------------------------------------------------ scoring

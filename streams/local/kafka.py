@@ -28,8 +28,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -197,11 +199,28 @@ def find_maven() -> str:
 # --------------------------------------------------------------------------- fetching
 
 
-def fetch(spec: BrokerSpec, *, quiet: bool = True) -> Path:
+# What a first fetch downloads into the Maven cache (Maven's own plugins, then Kafka's jars),
+# measured on a clean cache: for the progress line only.
+FIRST_FETCH_MB = 64
+
+
+def _tree_mb(path: Path) -> float:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(os.path.join(root, name))
+    return total / 1e6
+
+
+def fetch(spec: BrokerSpec, *, quiet: bool = True,
+          progress: Callable[[str], None] | None = None) -> Path:
     """Resolve the Kafka jars into the cache (once); return the directory of jars.
 
     Resolution is done into a temporary directory and renamed at the end, so an
     interrupted download never leaves a half-filled classpath that looks complete.
+    ``progress`` gets a line about every second while Maven downloads (megabytes so far):
+    the first run takes 10-60 s and should not look hung.
     """
     libs = spec.libs_dir
     if libs.is_dir() and any(libs.glob(f"kafka_2.13-{spec.version}.jar")):
@@ -213,21 +232,39 @@ def fetch(spec: BrokerSpec, *, quiet: bool = True) -> Path:
     tmp = libs.with_name(f"libs.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
+    repo = spec.cache_dir / "m2"
     cmd = [
         mvn, "-B", *(["-q"] if quiet else []), "-f", str(pom),
-        f"-Dmaven.repo.local={spec.cache_dir / 'm2'}",
+        f"-Dmaven.repo.local={repo}",
         f"-Dkafka.version={spec.version}",
         "dependency:copy-dependencies",
         f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    before = _tree_mb(repo) if progress else 0.0
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                if progress:
+                    got = _tree_mb(repo) - before
+                    progress(f"downloading Apache Kafka {spec.version} from Maven Central into "
+                             f"{repo}: {got:,.0f} MB so far (about {FIRST_FETCH_MB} MB on a "
+                             f"first run), {time.monotonic() - t0:.0f} s")
+        out.seek(0)
+        output = out.read()
     if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        tail = output.strip().splitlines()[-5:]
         raise KafkaSetupError(
             f"Maven could not fetch Kafka {spec.version}: " + " | ".join(tail)
         )
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
+    if progress:
+        progress(f"Apache Kafka {spec.version}: {_tree_mb(libs):,.0f} MB of jars in {libs} "
+                 f"({time.monotonic() - t0:.0f} s; cached for later runs)")
     return libs
 
 
@@ -240,8 +277,38 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+# Listening ports come from below the kernel's ephemeral range (Linux: 32768-60999 by default):
+# a port the OS hands out as an ephemeral one can be taken, while a broker is down, by some
+# client's outgoing connection, and the broker could then not bind it again on restart.
+LISTEN_PORTS = (20000, 32000)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A free loopback port outside the ephemeral range, so that a stopped service can always
+    bind it again (a broker restarted on the same ports after an outage)."""
+    import random
+
+    low_eph, high_eph = _ephemeral_range()
+    lo, hi = LISTEN_PORTS
+    candidates = [p for p in range(lo, hi) if not low_eph <= p <= high_eph]
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # crowded: any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -382,14 +449,14 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def start(spec: BrokerSpec, *, timeout: float = 90.0,
-          tied_to_parent: bool = False) -> tuple[BrokerStatus, bool, float]:
+def start(spec: BrokerSpec, *, timeout: float = 90.0, tied_to_parent: bool = False,
+          progress: Callable[[str], None] | None = None) -> tuple[BrokerStatus, bool, float]:
     """Start the broker in the background; return (status, started_now, seconds_to_ready).
 
     A second start finds the running broker and returns it (started_now False). A port
     held by anything else is an error, never a second broker racing for it. With
     ``tied_to_parent`` the broker dies with the calling process (tests); otherwise it
-    outlives it (``leadscore kafka start``).
+    outlives it (``leadscore kafka start``). ``progress`` hears about a first download.
     """
     current = status(spec)
     if current.running:
@@ -402,7 +469,7 @@ def start(spec: BrokerSpec, *, timeout: float = 90.0,
                 "stop it or choose another port with --port"
             )
     java = find_java()
-    libs = fetch(spec)
+    libs = fetch(spec, progress=progress)
     spec.state_dir.mkdir(parents=True, exist_ok=True)
     _render_config(spec)
     cp = _classpath(libs)

@@ -61,3 +61,12 @@ def test_rendered_broker_config_with_security_listeners(tmp_path):
     assert sec.format_arguments() == ["--add-scram", "SCRAM-SHA-512=[name=alice,password=a-pw]"]
     with pytest.raises(localkafka.KafkaSetupError):
         localkafka.BrokerSecurity(1, 2, tmp_path, tmp_path, plain_users=(("bob", 'x" y'),))
+
+
+def test_listening_ports_come_from_outside_the_ephemeral_range():
+    # So a broker stopped for an outage can bind the same ports again: no client's outgoing
+    # connection can have been given one of them in the meantime.
+    low, high = localkafka._ephemeral_range()
+    ports = {localkafka.free_port() for _ in range(50)}
+    assert all(not low <= p <= high for p in ports)
+    assert len(ports) > 40

@@ -26,9 +26,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "streams.local": ("streams.settings",),
     "streams.worker": ("streams.core", "streams.runtime", "streams.settings",
                        "streams.kafkaconfig", "models", "schemas"),
+    "streams.integrations": ("streams.settings", "streams.kafkaconfig", "schemas"),
     "streams.commands": ("streams.core", "streams.runtime", "streams.settings",
-                         "streams.kafkaconfig", "streams.local", "streams.worker", "models",
-                         "schemas"),
+                         "streams.kafkaconfig", "streams.local", "streams.worker",
+                         "streams.integrations", "models", "schemas"),
     "streams.bench": ("streams.commands", "streams.core", "streams.runtime", "streams.local",
                       "streams.settings", "streams.kafkaconfig", "models", "schemas"),
     # The entry point turns settings and Kafka errors into one line.
