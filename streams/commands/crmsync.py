@@ -7,6 +7,7 @@ import argparse
 import re
 
 from models.errors import UsageError
+from streams.kafkaconfig import client_config, wait_for_brokers
 from streams.settings import Settings, get_settings
 
 
@@ -39,8 +40,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         db = connect(database_url(s, args.database_url), table)
     except DatabaseError as exc:
         raise UsageError(str(exc)) from None
+    wait_for_brokers(s)  # one line, not librdkafka's retries, when no broker answers
+    kafka = client_config(s)
     try:
-        kafkaio.ensure_topic(s.kafka_bootstrap, s.topic_crm_deadletter, s.topic_partitions)
+        kafkaio.ensure_topic(kafka, s.topic_crm_deadletter, s.topic_partitions)
     except Exception as exc:  # noqa: BLE001 - one line, whatever librdkafka raised
         raise UsageError(f"Kafka at {s.kafka_bootstrap}: {exc}") from None
     metrics = Metrics()
@@ -50,7 +53,7 @@ def run_from_args(args: argparse.Namespace) -> int:
              db.name, table, s.crm_group, s.topic_crm_deadletter,
              f"http://{s.web_host}:{s.crm_metrics_port}/metrics" if s.crm_metrics_port
              else "off")
-    sync = CrmSync(bootstrap=s.kafka_bootstrap, topic=s.topic_changes, group=s.crm_group, db=db,
+    sync = CrmSync(kafka=kafka, topic=s.topic_changes, group=s.crm_group, db=db,
                    deadletter_topic=s.topic_crm_deadletter, metrics=metrics,
                    batch_max=s.crm_batch_max, batch_seconds=s.crm_batch_seconds)
     try:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from models.errors import UsageError
+from streams.kafkaconfig import client_config, wait_for_brokers
 from streams.settings import Settings, get_settings
 
 
@@ -60,15 +61,17 @@ def run_from_args(args: argparse.Namespace) -> int:
     from streams.integrations.pager.store import Store
 
     log = kafkaio.setup_logging("pager", "info")
+    wait_for_brokers(s)  # one line, not librdkafka's retries, when no broker answers
+    kafka = client_config(s)
     try:
-        kafkaio.ensure_topic(s.kafka_bootstrap, s.topic_pager_deadletter, s.topic_partitions)
+        kafkaio.ensure_topic(kafka, s.topic_pager_deadletter, s.topic_partitions)
     except Exception as exc:  # noqa: BLE001 - one line, whatever librdkafka raised
         raise UsageError(f"Kafka at {s.kafka_bootstrap}: {exc}") from None
     store = Store(store_path(s))
     metrics = Metrics()
     kafkaio.serve_metrics(metrics.registry, s.web_host, s.pager_metrics_port)
     stop = kafkaio.stop_on_signals()
-    pager = Pager(config, store, deadletters=kafkaio.DeadLetters(s.kafka_bootstrap,
+    pager = Pager(config, store, deadletters=kafkaio.DeadLetters(kafka,
                                                                  s.topic_pager_deadletter),
                   metrics=metrics)
     log.info("%s -> %d routes from %s; store %s; dead letters to %s; metrics %s",
@@ -76,7 +79,7 @@ def run_from_args(args: argparse.Namespace) -> int:
              f"http://{s.web_host}:{s.pager_metrics_port}/metrics" if s.pager_metrics_port
              else "off")
     try:
-        run(pager, bootstrap=s.kafka_bootstrap, group=s.pager_group,
+        run(pager, kafka=kafka, group=s.pager_group,
             alerts_topic=s.topic_alerts, profile_topic=s.topic_profile,
             changes_topic=s.topic_changes, stop=stop)
     except RuntimeError as exc:

@@ -21,7 +21,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -43,13 +43,14 @@ def setup_logging(name: str, level: str = "info") -> logging.Logger:
     return log
 
 
-def make_consumer(bootstrap: str, group: str, topics: list[str], *,
+def make_consumer(kafka: Mapping[str, Any], group: str, topics: list[str], *,
                   max_poll_seconds: float = 300.0, on_revoke: Any = None,
                   **extra: Any) -> Consumer:
     """A group consumer on ``topics`` that commits only when told, from the earliest offset
-    on its first start."""
+    on its first start. ``kafka``: the brokers and their security, from
+    :func:`streams.kafkaconfig.client_config`."""
     consumer = Consumer({
-        "bootstrap.servers": bootstrap,
+        **kafka,
         "group.id": group,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -120,9 +121,9 @@ class DeadLetters:
     """Dead-letter records produced with an idempotent producer; :meth:`flush` returns only
     once the broker acknowledged every one (the caller commits the offsets after it)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka: Mapping[str, Any], topic: str) -> None:
         self.topic = topic
-        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+        self.producer = Producer({**kafka, "enable.idempotence": True,
                                   "linger.ms": 5, "log_level": 3})
         self.failed: list[str] = []
 
@@ -211,11 +212,11 @@ def serve_metrics(registry: Any, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=registry)
 
 
-def ensure_topic(bootstrap: str, name: str, partitions: int) -> None:
+def ensure_topic(kafka: Mapping[str, Any], name: str, partitions: int) -> None:
     """Create ``name`` if it is missing (broker's default replication); keep it if not."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    admin = AdminClient({**kafka, "log_level": 3})
     fut = admin.create_topics([NewTopic(name, partitions, -1)], request_timeout=30)[name]
     try:
         fut.result(timeout=30)

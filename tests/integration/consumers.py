@@ -67,7 +67,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0,
 def caught_up(bootstrap: str, group: str, topic: str) -> Callable[[], bool]:
     """True once the group's committed offsets reach the topic's end."""
     def check() -> bool:
-        probe = LagProbe(bootstrap, group, [topic])
+        probe = LagProbe({"bootstrap.servers": bootstrap}, group, [topic])
         try:
             return probe.lag() == 0
         finally:

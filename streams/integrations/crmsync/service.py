@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from confluent_kafka import Consumer, Message
 
@@ -35,11 +36,11 @@ log = logging.getLogger("leadscore")
 
 
 class CrmSync:
-    def __init__(self, *, bootstrap: str, topic: str, group: str, db: Database,
+    def __init__(self, *, kafka: Mapping[str, Any], topic: str, group: str, db: Database,
                  deadletter_topic: str, metrics: Metrics | None = None, batch_max: int = 500,
                  batch_seconds: float = 0.5) -> None:
-        self.bootstrap, self.topic, self.group, self.db = bootstrap, topic, group, db
-        self.deadletters = DeadLetters(bootstrap, deadletter_topic)
+        self.kafka, self.topic, self.group, self.db = kafka, topic, group, db
+        self.deadletters = DeadLetters(kafka, deadletter_topic)
         self.metrics = metrics or Metrics()
         self.batch_max, self.batch_seconds = batch_max, batch_seconds
         self.offsets = Offsets()
@@ -48,7 +49,7 @@ class CrmSync:
     def run(self, stop: threading.Event,
             on_batch: Callable[[int], None] | None = None) -> None:
         """Until ``stop`` is set; ``on_batch(records)`` after each committed batch."""
-        consumer = make_consumer(self.bootstrap, self.group, [self.topic],
+        consumer = make_consumer(self.kafka, self.group, [self.topic],
                                  on_revoke=self._on_revoke)
         try:
             while not stop.is_set():

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -171,13 +171,14 @@ class Pager:
         return sent
 
 
-def run(pager: Pager, *, bootstrap: str, group: str, alerts_topic: str, profile_topic: str,
+def run(pager: Pager, *, kafka: Mapping[str, Any], group: str, alerts_topic: str,
+        profile_topic: str,
         changes_topic: str, stop: threading.Event,
         on_idle: Callable[[], Any] | None = None) -> None:
     """The Kafka side: consume alerts, bring the views up to date, page, commit; send due
     digests; prune old keys hourly. Returns when ``stop`` is set."""
     pager.stop = stop
-    views = Views(bootstrap, group, pager.store, profile_topic, changes_topic)
+    views = Views(kafka, group, pager.store, profile_topic, changes_topic)
     offsets = Offsets()
 
     def on_revoke(consumer: Consumer, partitions: list) -> None:
@@ -185,7 +186,7 @@ def run(pager: Pager, *, bootstrap: str, group: str, alerts_topic: str, profile_
         offsets.forget(partitions)
 
     consumer = make_consumer(
-        bootstrap, group, [alerts_topic], on_revoke=on_revoke,
+        kafka, group, [alerts_topic], on_revoke=on_revoke,
         max_poll_seconds=pager.config.retry.budget_seconds() * 2 + 60)
     pruned_at = 0.0
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,11 +28,11 @@ PROFILE_FIELDS = ("owner", "territory", "country", "company_name", "job_title", 
 
 
 class Views:
-    def __init__(self, bootstrap: str, group: str, store: Store, profile_topic: str,
+    def __init__(self, kafka: Mapping[str, Any], group: str, store: Store, profile_topic: str,
                  changes_topic: str) -> None:
         self.store, self.profile_topic, self.changes_topic = store, profile_topic, changes_topic
         self.consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": f"{group}-views",
+            **kafka, "group.id": f"{group}-views",
             "enable.auto.commit": False, "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest", "log_level": 3})
         self.partitions: list[TopicPartition] = []
