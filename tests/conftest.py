@@ -7,6 +7,10 @@ parallel worker processes (pytest-xdist): the controller starts the one broker o
 before the workers and hands it to them; the small model is trained once and shared. Tests
 under ``tests/integration`` are marked ``broker``: ``pytest -m "not broker"`` runs only the
 fast unit tests, while CI runs everything.
+
+The broker also listens with SASL_SSL (SCRAM-SHA-512 and PLAIN users) and SSL requiring a
+client certificate, with certificates made for the run (tests/tls.py): the security tests use
+those listeners, so they need no broker of their own.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 
 from streams.local import kafka as localkafka
 from streams.settings import Settings
+from tests.tls import SecureListeners, secured
 
 _SPEC_KEY = pytest.StashKey[localkafka.BrokerSpec]()
 
@@ -33,6 +38,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _BROKER_LINES: list[str] = []
 # Set by the xdist controller for its workers: the broker it started, and that broker's version.
 _SHARED_ENV, _VERSION_ENV = "KAFKA_BOOTSTRAP", "LEADSCORE_TEST_KAFKA_VERSION"
+# ... and the file describing its secure listeners (SecureListeners.save).
+_SECURE_ENV = "LEADSCORE_TEST_KAFKA_SECURE"
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -63,11 +70,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     import tempfile
 
-    spec = _broker_spec(Path(tempfile.mkdtemp(prefix="leadscore-test-kafka-")))
+    spec, secure = secured(_broker_spec(Path(tempfile.mkdtemp(prefix="leadscore-test-kafka-"))))
     status, _, secs = localkafka.start(spec, tied_to_parent=True)
     config.stash[_SPEC_KEY] = spec
     os.environ[_SHARED_ENV] = status.bootstrap
     os.environ[_VERSION_ENV] = status.version or spec.version
+    secure.save(spec.state_dir / "secure.json")
+    os.environ[_SECURE_ENV] = str(spec.state_dir / "secure.json")
     _BROKER_LINES.append(f"kafka: Apache Kafka {status.version} (KRaft, single node) on "
                          f"{status.bootstrap}, ready in {secs:.1f} s, shared by every worker")
 
@@ -94,11 +103,13 @@ class Broker:
     """What a test needs to reach the session's broker."""
 
     def __init__(self, bootstrap: str, version: str | None, started_here: bool,
-                 spec: localkafka.BrokerSpec | None = None) -> None:
+                 spec: localkafka.BrokerSpec | None = None,
+                 secure: SecureListeners | None = None) -> None:
         self.bootstrap = bootstrap
         self.version = version
         self.started_here = started_here
         self.spec = spec
+        self.secure = secure  # None for a KAFKA_BOOTSTRAP broker of your own
 
     def bounce(self) -> None:
         """Stop the broker (controlled shutdown) and start it again on the same ports and
@@ -122,14 +133,17 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         if not _BROKER_LINES:
             what = f"Apache Kafka {version}" if version else "version not known"
             _BROKER_LINES.append(f"kafka: using KAFKA_BOOTSTRAP={external} ({what})")
-        yield Broker(external, version, started_here=False)
+        described = os.environ.get(_SECURE_ENV)
+        yield Broker(external, version, started_here=False,
+                     secure=SecureListeners.load(Path(described)) if described else None)
         return
-    spec = _broker_spec(tmp_path_factory.mktemp("kafka"))
+    spec, secure = secured(_broker_spec(tmp_path_factory.mktemp("kafka")))
     status, _, secs = localkafka.start(spec, tied_to_parent=True)
     _BROKER_LINES.append(f"kafka: Apache Kafka {status.version} (KRaft, single node) on "
                          f"{status.bootstrap}, ready in {secs:.1f} s")
     try:
-        yield Broker(status.bootstrap, status.version, started_here=True, spec=spec)
+        yield Broker(status.bootstrap, status.version, started_here=True, spec=spec,
+                     secure=secure)
     finally:
         localkafka.stop(spec, grace=20)
 

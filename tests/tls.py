@@ -1,19 +1,25 @@
-"""Certificates for the security tests, made fresh by each test session (``cryptography``):
-a CA, a broker certificate for 127.0.0.1 signed by it, a client certificate signed by it (its
-key encrypted with a password), and a second, unrelated CA with a client certificate of its
-own, which the broker must refuse and whose CA the clients must not trust."""
+"""The tests' broker's secure listeners, and their certificates, made fresh by each test run
+(``cryptography``): a CA, a broker certificate for 127.0.0.1 signed by it, a client
+certificate signed by it (its key encrypted with a password), and a second, unrelated CA with
+a client certificate of its own, which the broker must refuse and whose CA the clients must
+not trust. The run's one broker listens with them (tests/conftest.py), so the security tests
+need no broker of their own."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from dataclasses import dataclass
+import json
+import uuid
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from streams.local.kafka import BrokerSecurity, BrokerSpec, free_port
 
 
 @dataclass(frozen=True)
@@ -110,3 +116,74 @@ def make_certificates(folder: Path, client_key_password: str) -> Certificates:
         client_key_password=client_key_password, rogue_ca=folder / "rogue-ca.pem",
         rogue_client_cert=folder / "rogue-client.pem",
         rogue_client_key=folder / "rogue-client.key")
+
+
+@dataclass(frozen=True)
+class SecureListeners:
+    """How a test reaches a broker's secure listeners (tests/integration/test_security.py):
+    SASL_SSL with a SCRAM-SHA-512 user and a PLAIN user, and SSL requiring a client
+    certificate. Saved to a file (passwords included, mode 0600) for the xdist workers."""
+
+    sasl_ssl_bootstrap: str
+    ssl_bootstrap: str
+    certs: Certificates
+    scram: tuple[str, str]  # (user, password)
+    plain: tuple[str, str]
+    broker_log: Path
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.scram[1], self.plain[1], self.certs.client_key_password]
+
+    def env(self, mode: str, **override: str) -> dict[str, str]:
+        """LEADSCORE_* variables for a client: mode scram, plain or mtls."""
+        if mode == "mtls":
+            env = {"LEADSCORE_KAFKA_BOOTSTRAP": self.ssl_bootstrap,
+                   "LEADSCORE_KAFKA_SECURITY_PROTOCOL": "SSL",
+                   "LEADSCORE_KAFKA_SSL_CA_FILE": str(self.certs.ca),
+                   "LEADSCORE_KAFKA_SSL_CERT_FILE": str(self.certs.client_cert),
+                   "LEADSCORE_KAFKA_SSL_KEY_FILE": str(self.certs.client_key),
+                   "LEADSCORE_KAFKA_SSL_KEY_PASSWORD": self.certs.client_key_password}
+        else:
+            user, password = self.scram if mode == "scram" else self.plain
+            env = {"LEADSCORE_KAFKA_BOOTSTRAP": self.sasl_ssl_bootstrap,
+                   "LEADSCORE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                   "LEADSCORE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512" if mode == "scram"
+                   else "PLAIN",
+                   "LEADSCORE_KAFKA_SASL_USERNAME": user,
+                   "LEADSCORE_KAFKA_SASL_PASSWORD": password,
+                   "LEADSCORE_KAFKA_SSL_CA_FILE": str(self.certs.ca)}
+        return {**env, **override}
+
+    def save(self, path: Path) -> None:
+        data = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        data["certs"] = {k: str(v) for k, v in asdict(self.certs).items()}
+        path.write_text(json.dumps(data))
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> SecureListeners:
+        data = json.loads(path.read_text())
+        certs = data.pop("certs")
+        password = certs.pop("client_key_password")
+        return cls(
+            sasl_ssl_bootstrap=data["sasl_ssl_bootstrap"], ssl_bootstrap=data["ssl_bootstrap"],
+            certs=Certificates(client_key_password=password,
+                               **{k: Path(v) for k, v in certs.items()}),
+            scram=tuple(data["scram"]), plain=tuple(data["plain"]),
+            broker_log=Path(data["broker_log"]))
+
+
+def secured(spec: BrokerSpec) -> tuple[BrokerSpec, SecureListeners]:
+    """``spec`` with SASL_SSL and client-certificate SSL listeners on free ports, certificates
+    made in its state folder and fresh passwords (so finding one in a log can only mean a
+    leak): what the tests' broker runs, beside its PLAINTEXT listener."""
+    run = uuid.uuid4().hex[:10]
+    certs = make_certificates(spec.state_dir / "certs", f"keypw-{run}")
+    scram, plain = ("alice", f"alice-pw-{run}"), ("bob", f"bob-pw-{run}")
+    security = BrokerSecurity(sasl_ssl_port=free_port(), ssl_port=free_port(),
+                              keystore=certs.broker_keystore, truststore=certs.ca,
+                              scram_users=(scram,), plain_users=(plain,))
+    info = SecureListeners(security.sasl_ssl_bootstrap, security.ssl_bootstrap, certs, scram,
+                           plain, spec.log_file)
+    return replace(spec, security=security), info
