@@ -15,6 +15,7 @@ from streams.local.kafka import free_port
 from streams.worker.views import is_loopback
 
 TIMEOUT_S = "1"
+PAGER_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "pager" / "local.toml"
 
 
 def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -49,8 +50,9 @@ def events(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("command", [
     ["worker"], ["topics", "create"], ["produce", "--events", "EVENTS"],
-    ["demo", "--bootstrap", "BOOTSTRAP"],
-], ids=["worker", "topics-create", "produce", "demo-external"])
+    ["demo", "--bootstrap", "BOOTSTRAP"], ["pager", "--config", str(PAGER_CONFIG)],
+    ["crm-sync"],
+], ids=["worker", "topics-create", "produce", "demo-external", "pager", "crm-sync"])
 def test_no_broker_is_one_line_naming_the_wait(command: list[str], closed_port: int,
                                                 events: Path, tmp_path: Path) -> None:
     bootstrap = f"127.0.0.1:{closed_port}"
