@@ -115,8 +115,8 @@ class Broker:
         """Stop the broker (controlled shutdown) and start it again on the same ports and
         data: what a consumer sees during a broker restart."""
         if self.spec is None:
-            raise RuntimeError("a broker bounce needs the session's own broker; unset "
-                               "KAFKA_BOOTSTRAP to run this test")
+            raise RuntimeError("a broker bounce needs a broker of the test's own: use the "
+                               "own_kafka fixture")
         localkafka.stop(self.spec, grace=20)
         localkafka.start(self.spec, tied_to_parent=True)
 
@@ -142,8 +142,19 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     _BROKER_LINES.append(f"kafka: Apache Kafka {status.version} (KRaft, single node) on "
                          f"{status.bootstrap}, ready in {secs:.1f} s")
     try:
-        yield Broker(status.bootstrap, status.version, started_here=True, spec=spec,
-                     secure=secure)
+        yield Broker(status.bootstrap, status.version, started_here=True, secure=secure)
+    finally:
+        localkafka.stop(spec, grace=20)
+
+
+@pytest.fixture
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A broker of the test's own, for tests that stop and restart it: a bounce of the shared
+    broker would be an outage for every test running beside it."""
+    spec = _broker_spec(tmp_path_factory.mktemp("own-kafka"))
+    status, _, _ = localkafka.start(spec, tied_to_parent=True)
+    try:
+        yield Broker(status.bootstrap, status.version, started_here=True, spec=spec)
     finally:
         localkafka.stop(spec, grace=20)
 

@@ -54,34 +54,34 @@ def _blocked_on_lock(url: str, table: str) -> bool:
 
 
 def test_kill_9_mid_batch_restart_and_bounce_leave_the_table_equal_to_the_compacted_topic(
-        kafka, postgres, topic_prefix, tmp_path) -> None:
+        own_kafka, postgres, topic_prefix, tmp_path) -> None:
     from confluent_kafka.admin import NewTopic
 
     changes, dlq, table = f"{topic_prefix}.changes", f"{topic_prefix}.dlq", f"{topic_prefix}_t"
-    for fut in admin_client(kafka.bootstrap).create_topics([NewTopic(
+    for fut in admin_client(own_kafka.bootstrap).create_topics([NewTopic(
             changes, 4, 1, config={"cleanup.policy": "compact"})]).values():
         fut.result(timeout=30)
-    create_topics(kafka.bootstrap, [dlq])
+    create_topics(own_kafka.bootstrap, [dlq])
     leads = [f"lead-{i}" for i in range(40)]
 
     def wave(n: int) -> list[tuple[str, bytes | None]]:
         return [(lead, score_change(lead, (i * 7 + n * 13) % 101, n).to_bytes())
                 for i, lead in enumerate(leads)]
 
-    produce(kafka.bootstrap, changes, [*wave(1), *wave(2), ("lead-bad", b"[1, 2]"), *wave(3)])
+    produce(own_kafka.bootstrap, changes, [*wave(1), *wave(2), ("lead-bad", b"[1, 2]"), *wave(3)])
     group = f"{topic_prefix}-crm"
-    env = {"LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap, "LEADSCORE_STATE_DIR": str(tmp_path),
+    env = {"LEADSCORE_KAFKA_BOOTSTRAP": own_kafka.bootstrap, "LEADSCORE_STATE_DIR": str(tmp_path),
            "LEADSCORE_TOPIC_CHANGES": changes, "LEADSCORE_TOPIC_CRM_DEADLETTER": dlq,
            "LEADSCORE_CRM_GROUP": group, "LEADSCORE_CRM_DATABASE_URL": postgres.url,
            "LEADSCORE_CRM_TABLE": table, "LEADSCORE_CRM_BATCH_MAX": "50",
            "LEADSCORE_CRM_METRICS_PORT": "0"}
     log = tmp_path / "crm-sync.log"
     with command(["crm-sync"], env, log) as proc:
-        wait_for("the first waves", caught_up(kafka.bootstrap, group, changes), proc=proc,
+        wait_for("the first waves", caught_up(own_kafka.bootstrap, group, changes), proc=proc,
                  log=log)
         with psycopg.connect(postgres.url) as lock:
             lock.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # readers only, until rollback
-            produce(kafka.bootstrap, changes, wave(4))
+            produce(own_kafka.bootstrap, changes, wave(4))
             wait_for("a batch blocked in its transaction",
                      lambda: _blocked_on_lock(postgres.url, table), proc=proc, log=log)
             proc.send_signal(signal.SIGKILL)
@@ -94,22 +94,22 @@ def test_kill_9_mid_batch_restart_and_bounce_leave_the_table_equal_to_the_compac
             (i * 7 + 3 * 13) % 101 for i in range(len(leads))}
         with command(["crm-sync"], env, log) as proc:
             wait_for("wave 4 after the restart",
-                     caught_up(kafka.bootstrap, group, changes), proc=proc, log=log)
-            kafka.bounce()
-            produce(kafka.bootstrap, changes, [*wave(5), ("lead-3", None)])  # + a tombstone
-            wait_for("wave 5 after the bounce", caught_up(kafka.bootstrap, group, changes),
+                     caught_up(own_kafka.bootstrap, group, changes), proc=proc, log=log)
+            own_kafka.bounce()
+            produce(own_kafka.bootstrap, changes, [*wave(5), ("lead-3", None)])  # + a tombstone
+            wait_for("wave 5 after the bounce", caught_up(own_kafka.bootstrap, group, changes),
                      timeout=90, proc=proc, log=log)
         table_now = db.read_all()
     finally:
         db.close()
     compacted: dict[str, bytes | None] = {}
-    for m in consume(kafka.bootstrap, changes, until=lambda m: len(m) >= 242, timeout=30):
+    for m in consume(own_kafka.bootstrap, changes, until=lambda m: len(m) >= 242, timeout=30):
         compacted[m.key().decode()] = m.value()
     expected = {lead: expected_row(row_of(ScoreChange.from_bytes(v)))
                 for lead, v in compacted.items() if v is not None and lead != "lead-bad"}
     assert "lead-3" not in expected and len(expected) == len(leads) - 1
     assert table_now == expected
     [dead] = [DeadLetterRecord.from_bytes(m.value()) for m in consume(
-        kafka.bootstrap, dlq, until=lambda m: len(m) >= 1, timeout=30)]
+        own_kafka.bootstrap, dlq, until=lambda m: len(m) >= 1, timeout=30)]
     assert dead.reason_code == ReasonCode.NOT_AN_OBJECT and dead.original == b"[1, 2]"
     assert "Traceback" not in log.read_text()

@@ -54,25 +54,25 @@ webhook = "gone"
 
 
 def test_pager_routes_and_survives_kill_9_and_a_broker_bounce_without_a_duplicate_page(
-        kafka, topic_prefix, tmp_path):
+        own_kafka, topic_prefix, tmp_path):
     t = {k: f"{topic_prefix}.{k}" for k in ("alerts", "profile", "changes", "dlq")}
-    create_topics(kafka.bootstrap, list(t.values()))
+    create_topics(own_kafka.bootstrap, list(t.values()))
     leads = [f"lead-{i}" for i in range(30)]
-    produce(kafka.bootstrap, t["profile"], [
+    produce(own_kafka.bootstrap, t["profile"], [
         (lead, profile_update(lead, 0, owner="ben@example.com" if i % 2 else "ana@example.com",
                               company_name=f"Company {i}", job_title="VP of Engineering"))
         for i, lead in enumerate(leads)] + [("lead-x", profile_update("lead-x", 0,
                                                                      owner="gone@example.com"))])
-    produce(kafka.bootstrap, t["changes"],
+    produce(own_kafka.bootstrap, t["changes"],
             [(lead, score_change(lead, 85, 1).to_bytes()) for lead in leads])
     first = [alert(lead, "ev-1") for lead in leads]
-    produce(kafka.bootstrap, t["alerts"],
+    produce(own_kafka.bootstrap, t["alerts"],
             [(a.lead_id, a.to_bytes()) for a in first]
             + [(a.lead_id, a.to_bytes()) for a in first[:5]]  # exact re-sends
             + [("lead-x", alert("lead-x", "ev-1").to_bytes()), ("lead-y", b"{not json")])
 
     metrics_port = free_port()
-    env = {"LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap, "LEADSCORE_STATE_DIR": str(tmp_path),
+    env = {"LEADSCORE_KAFKA_BOOTSTRAP": own_kafka.bootstrap, "LEADSCORE_STATE_DIR": str(tmp_path),
            "LEADSCORE_TOPIC_ALERTS": t["alerts"], "LEADSCORE_TOPIC_PROFILE": t["profile"],
            "LEADSCORE_TOPIC_CHANGES": t["changes"], "LEADSCORE_TOPIC_PAGER_DEADLETTER": t["dlq"],
            "LEADSCORE_PAGER_GROUP": f"{topic_prefix}-pager",
@@ -96,13 +96,13 @@ def test_pager_routes_and_survives_kill_9_and_a_broker_bounce_without_a_duplicat
 
         with command(args, env, log) as proc:
             wait_for("every first alert paged", lambda: len(keys()) == 30, proc=proc, log=log)
-            kafka.bounce()
+            own_kafka.bounce()
             second = [alert(lead, "ev-2") for lead in leads[:10]]
-            produce(kafka.bootstrap, t["alerts"], [(a.lead_id, a.to_bytes()) for a in second]
+            produce(own_kafka.bootstrap, t["alerts"], [(a.lead_id, a.to_bytes()) for a in second]
                     + [(a.lead_id, a.to_bytes()) for a in first[5:10]])
             wait_for("the second alerts paged", lambda: len(keys()) == 40, timeout=90,
                      proc=proc, log=log)
-            wait_for("offsets committed", caught_up(kafka.bootstrap, f"{topic_prefix}-pager",
+            wait_for("offsets committed", caught_up(own_kafka.bootstrap, f"{topic_prefix}-pager",
                                                     t["alerts"]), timeout=60, proc=proc, log=log)
             with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
                 exposition = resp.read().decode()
@@ -118,7 +118,7 @@ def test_pager_routes_and_survives_kill_9_and_a_broker_bounce_without_a_duplicat
     assert "• +18 Viewed the pricing page 3 times this week" in ana.json["text"]
     assert ben.json["lead"]["owner"] == "ben@example.com" and ben.json["reasons"]
     dead = [DeadLetterRecord.from_bytes(m.value()) for m in consume(
-        kafka.bootstrap, t["dlq"], until=lambda m: len(m) >= 2, timeout=30)]
+        own_kafka.bootstrap, t["dlq"], until=lambda m: len(m) >= 2, timeout=30)]
     assert sorted(d.reason_code for d in dead) == [ReasonCode.DELIVERY_FAILED,
                                                    ReasonCode.UNPARSEABLE_JSON]
     failed = next(d for d in dead if d.reason_code == ReasonCode.DELIVERY_FAILED)
