@@ -143,8 +143,10 @@ def test_demo_streams_through_sasl_ssl_scram(secure: SecureListeners, topic_pref
     env = {**secure.env("scram"), **_topic_env(topic_prefix, small_model),
            "LEADSCORE_STATE_DIR": str(tmp_path),
            "LEADSCORE_WEB_PORT": str(localkafka.free_port())}
-    res = _cli(["demo", "--bootstrap", env["LEADSCORE_KAFKA_BOOTSTRAP"], "--duration", "15",
-                "--rate", "100", "--leads", "150"], env, tmp_path, timeout=400)
+    # --duration counts from the start of the traffic thread, which first simulates a
+    # population in a subprocess: under a loaded test run that took more than 15 s.
+    res = _cli(["demo", "--bootstrap", env["LEADSCORE_KAFKA_BOOTSTRAP"], "--duration", "40",
+                "--rate", "100", "--leads", "60"], env, tmp_path, timeout=400)
     log = (tmp_path / "demo-worker.log")
     worker_log = log.read_text() if log.exists() else ""
     detail = res.stdout[-3000:] + res.stderr[-2000:] + worker_log[-2000:]
