@@ -39,6 +39,7 @@ import orjson
 from models.errors import UsageError
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams.commands import liveview
+from streams.commands.downstream import Downstream
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
 from streams.commands.progress import Progress
@@ -462,6 +463,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                     + ("" if started else "   (already running: not started, not stopped)")]
     worker: subprocess.Popen[bytes] | None = None
     traffic: Traffic | None = None
+    downstream: Downstream | None = None
     try:
         model, secs = ensure_model(s, args.fresh_model)
         if secs is None:
@@ -481,15 +483,21 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"worker joined its consumer group in {waited:.1f} s; while it runs: "
               f"http://{s.web_host}:{s.web_port}/metrics and "
               f"http://{s.web_host}:{s.web_port}/leads/LEAD_ID", flush=True)
+        downstream = Downstream(s, s.state_dir.resolve(), local=spec is not None)
+        commands += downstream.start()
+        print(f"pager delivering to a webhook receiver on {downstream.receiver.url('')}, "
+              f"crm-sync writing {downstream.database} (table {downstream.table})", flush=True)
         commands.append(" ".join(simulate_command(args.leads, seed)[1:]).replace(
             "-m streams.cli", "leadscore") + " --out live.jsonl   (seed +1, +2, ... for later "
             f"populations), sorted by occurred_at, then: leadscore produce --events live.jsonl "
             f"--rate {args.rate:g}")
-        return _live(args, s, worker, traffic, commands)
+        return _live(args, s, worker, traffic, downstream, commands)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup is not interruptible
         if traffic is not None:
             traffic.stop()
+        if downstream is not None:
+            downstream.stop()
         if worker is not None:
             stop(worker)
             print(f"worker stopped (status {worker.returncode})", flush=True)
@@ -499,8 +507,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _live(args: argparse.Namespace, s: Settings,
-          worker: subprocess.Popen[bytes], traffic: Traffic, commands: list[str]) -> int:
+def _live(args: argparse.Namespace, s: Settings, worker: subprocess.Popen[bytes],
+          traffic: Traffic, downstream: Downstream, commands: list[str]) -> int:
     """Traffic, read-back and view until Ctrl-C / --duration; then the summary."""
     board = liveview.Board()
     reader = Reader(s, board, traffic)
@@ -524,6 +532,9 @@ def _live(args: argparse.Namespace, s: Settings,
             now = time.monotonic()
             if worker.poll() is not None:
                 failed = f"the worker exited (status {worker.returncode})"
+                break
+            if (gone := downstream.failed()) is not None:
+                failed = gone
                 break
             if traffic.error is not None:
                 failed = f"simulating traffic failed: {traffic.error}"
@@ -560,12 +571,26 @@ def _live(args: argparse.Namespace, s: Settings,
             if reader.poll(0.2):
                 quiet_since = time.monotonic()
     reader.close()
+    _settle(downstream)
+    pages = downstream.pages
     summary = liveview.Summary(
         sent=traffic.sent, send_seconds=traffic.finished - traffic.started,
         changes=board.changes_total, alerts=board.alerts_total,
         dead_letters=board.dead_letters, latencies=board.latencies,
-        send_failures=traffic.failures)
+        send_failures=traffic.failures, pages=len(pages),
+        sample_page=pages[-1].text if pages else None, crm_leads=downstream.crm_leads(),
+        crm_table=f"{downstream.database} (table {downstream.table})")
     print("\n" + liveview.render_summary(summary, commands), flush=True)
     if failed:
         raise UsageError(f"{failed}; see {s.state_dir.resolve() / 'demo-worker.log'}")
     return 0
+
+
+def _settle(downstream: Downstream, timeout: float = 10.0) -> None:
+    """Give the pager a moment to deliver the last alerts (quiet for 2 s, at most 10 s)."""
+    t0 = last_change = time.monotonic()
+    seen = len(downstream.pages)
+    while time.monotonic() - t0 < timeout and time.monotonic() - last_change < 2.0:
+        time.sleep(0.2)
+        if len(downstream.pages) != seen:
+            seen, last_change = len(downstream.pages), time.monotonic()
