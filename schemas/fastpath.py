@@ -380,6 +380,8 @@ _RULES: dict[str, dict[str, Rule]] = {
         "job_title": (OPT, NAME),
         "seniority": (OPT, _choice(profile.ProfileUpdateProperties, "seniority")),
         "department": (OPT, _choice(profile.ProfileUpdateProperties, "department")),
+        "owner": (OPT, NAME),
+        "territory": (OPT, NAME),
     },
     "converted": {"deal_value": (REQ, _non_negative_float),
                   "currency": (REQ, _normalised(lambda s: s.strip().upper(),

@@ -156,20 +156,52 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+# A dead letter keeps at most this many bytes of the original value, and repeats them as text
+# only up to the smaller bound. Why bounds: base64 and the JSON-escaped text copy make a dead
+# letter up to ~7x its original, so a record a little under the broker's 1 MB limit gave a
+# dead letter over it, whose send failed on every retry and stopped the partition. With these
+# bounds the worst case (512 KiB of base64, or 64 KiB whose every byte is an escaped control
+# character, plus the text) stays under 700 KB. Larger originals keep their size and SHA-256,
+# and their Kafka coordinates locate the full record for as long as the topic retains it.
+DEAD_LETTER_MAX_ORIGINAL = 512 * 1024
+DEAD_LETTER_MAX_TEXT = 64 * 1024
+# Keys longer than this (ids are at most 128 characters) are replaced by their SHA-256 (hex).
+DEAD_LETTER_MAX_KEY = 1024
+
+
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """The Kafka key of a dead letter: the original key, or its SHA-256 when it is too long to
+    repeat (the record still fits in a Kafka message)."""
+    if key is None or len(key) <= DEAD_LETTER_MAX_KEY:
+        return key
+    return b"sha256:" + hashlib.sha256(key).hexdigest().encode()
+
+
 class DeadLetterRecord(OutputMessage):
     """An input we could not accept, with everything needed to fix and replay it.
 
     The original bytes travel as base64 (`original_b64`) because they may not be UTF-8 or JSON;
-    `original_text` repeats them as text when they are valid UTF-8, for humans. Use
-    `DeadLetterRecord.create(...)` and `.original`; the worker adds topic/partition/offset with
-    `.with_source(...)`.
+    `original_text` repeats them as text when they are valid UTF-8 and at most 64 KiB, for
+    humans. `original_b64` holds at most the first 512 KiB (`original_truncated` says when it
+    holds less than all of it; `original_size` and `original_sha256` describe the whole value),
+    so a dead letter always fits in a Kafka message. Use `DeadLetterRecord.create(...)` and
+    `.original`; the worker adds topic/partition/offset with `.with_source(...)`.
     """
 
     reason_code: ReasonCode
     message: LongText = Field(description="What is wrong, for the producer team.")
     original_b64: str = Field(description="The rejected message value, base64 (RFC 4648).")
     original_text: str | None = Field(
-        default=None, description="The same bytes decoded as UTF-8, if they are valid UTF-8.")
+        default=None, description="The same bytes decoded as UTF-8, if they are valid UTF-8 "
+        "and at most 65,536 bytes.")
+    original_size: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None, description="Size in bytes of the whole rejected value.")
+    original_sha256: str | None = Field(
+        default=None, pattern="^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of the whole rejected value.")
+    original_truncated: bool = Field(
+        default=False, description="True when original_b64 holds only the first 524,288 bytes "
+        "of a larger value.")
     source_topic: str | None = None
     partition: Annotated[StrictInt, Field(ge=0)] | None = None
     offset: Annotated[StrictInt, Field(ge=0)] | None = None
@@ -185,6 +217,12 @@ class DeadLetterRecord(OutputMessage):
             raise PydanticCustomError("invalid_value", "original_b64 is not base64") from exc
         if self.original_text is not None and _utf8(raw) != self.original_text:
             raise PydanticCustomError("invalid_value", "original_text does not match original_b64")
+        if self.original_size is not None:
+            whole = len(raw) == self.original_size
+            if self.original_truncated == whole or len(raw) > self.original_size:
+                raise PydanticCustomError(
+                    "invalid_value", "original_size and original_truncated do not match "
+                    "original_b64")
         return self
 
     @property
@@ -205,11 +243,15 @@ class DeadLetterRecord(OutputMessage):
         event_id: str | None = None,
         event_type: str | None = None,
     ) -> DeadLetterRecord:
+        kept = original[:DEAD_LETTER_MAX_ORIGINAL]
         return cls(
             reason_code=reason_code,
             message=message[:5000],
-            original_b64=_b64(original),
-            original_text=_utf8(original),
+            original_b64=_b64(kept),
+            original_text=_utf8(kept) if len(kept) <= DEAD_LETTER_MAX_TEXT else None,
+            original_size=len(original),
+            original_sha256=hashlib.sha256(original).hexdigest(),
+            original_truncated=len(kept) < len(original),
             source_topic=source_topic,
             partition=partition,
             offset=offset,

@@ -4,6 +4,10 @@ Every field is optional: enrichment arrives piecemeal and a profile_update means
 changed". seniority and department are DERIVED from job_title (schemas.titles) when job_title is
 present, so that every producer's spelling of a title lands on the same two model features; a
 producer may send them, but the derived value wins.
+
+owner and territory are the CRM's routing facts, read by the pager (streams/integrations/pager)
+to send a lead's alerts to its rep; they are no model features (models/state.py keeps only
+PROFILE_FIELDS), so adding them changed no score.
 """
 
 from __future__ import annotations
@@ -51,6 +55,14 @@ class ProfileUpdateProperties(Properties):
     job_title: Name | None = None
     seniority: Seniority | None = None
     department: Department | None = None
+    owner: Name | None = Field(
+        default=None,
+        description="The sales rep who owns the lead in the CRM (an email or CRM user id); "
+        "the pager routes alerts and counts its hourly cap by it. Not a model feature.")
+    territory: Name | None = Field(
+        default=None,
+        description='The sales territory the CRM assigns ("EMEA", "NA-West"); the pager routes '
+        "by it. Not a model feature.")
 
     @model_validator(mode="before")
     @classmethod

@@ -15,6 +15,9 @@ class ReasonCode(StrEnum):
 
     NOT_BYTES = "not_bytes"
     """The consumer handed us something that is not bytes (a worker bug, not a producer one)."""
+    TOMBSTONE = "tombstone"
+    """The record's value is null (a Kafka tombstone): input topics carry events, never
+    deletions. A producer bug or a compaction-style delete sent to the wrong topic."""
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNPARSEABLE_JSON = "unparseable_json"
     """Not valid JSON, or not valid UTF-8."""
@@ -32,3 +35,6 @@ class ReasonCode(StrEnum):
     NAIVE_TIMESTAMP = "naive_timestamp"
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    DELIVERY_FAILED = "delivery_failed"
+    """Not an input rule: a consumer of our outputs (the pager) could not deliver the message
+    after its retries, or the receiver refused it for good; the original is that output."""

@@ -41,7 +41,7 @@ _WRONG_TYPE_SUFFIXES = ("_type", "_from_float", "_from_str", "_parsing_size")
 
 
 def parse_event(
-    raw: bytes | bytearray | memoryview,
+    raw: bytes | bytearray | memoryview | None,
     *,
     now: datetime | None = None,
     max_age: timedelta | None = DEFAULT_MAX_AGE,
@@ -68,6 +68,9 @@ def parse_event(
             event_id=_peek(data, "event_id"), event_type=_peek(data, "type"),
         )
 
+    if raw is None:
+        return dead(ReasonCode.TOMBSTONE, "the record's value is null (a tombstone); input "
+                    "topics carry events, never deletions", b"")
     if not isinstance(raw, bytes | bytearray | memoryview):
         return dead(ReasonCode.NOT_BYTES, f"expected bytes, got {type(raw).__name__}", b"")
     raw = bytes(raw)

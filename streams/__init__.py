@@ -12,10 +12,12 @@ Rooms (each package's own docstring says more):
 - ``local/``     local infrastructure for development and tests: a Kafka broker and a
                  Prometheus server on loopback, worker processes, consumer-group lag.
 - ``bench/``     ``python -m streams.bench``: throughput and latency against the ceiling.
-- ``settings.py`` the one settings class; ``runtime.py`` builds the scorer from settings;
-  ``cli.py`` the ``leadscore`` entry point.
+- ``settings.py`` the one settings class; ``kafkaconfig.py`` the Kafka client configuration
+  (security included) of both client libraries, from settings; ``runtime.py`` builds the
+  scorer from settings; ``cli.py`` the ``leadscore`` entry point.
 
 Dependencies point one way (tests/unit/test_layout.py checks it): core imports only models and
-schemas; worker imports core, runtime and settings, never the commands; commands may start a
-worker; nothing imports cli or bench. Across the project: ``streams -> models -> schemas``.
+schemas; worker imports core, runtime, settings and kafkaconfig, never the commands; commands
+may start a worker; nothing imports cli or bench. Across the project: ``streams -> models
+-> schemas``.
 """

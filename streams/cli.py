@@ -2,8 +2,9 @@
 owns it (``add_arguments``); heavy imports (Faust, LightGBM) happen inside the command that
 needs them so ``leadscore --help`` and ``leadscore kafka status`` stay instant.
 
-User mistakes (a wrong argument, no Java, a port in use) end with one line on stderr and
-exit status 2; nothing the user can fix prints a traceback.
+User mistakes (a wrong argument, a bad LEADSCORE_* value, no Java, a port in use, no Kafka
+broker answering, refused credentials) end with one line on stderr and exit status 2;
+nothing the user can fix prints a traceback.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 from models.errors import UsageError
 from streams.commands.args import Parser
+from streams.kafkaconfig import KafkaUnavailable
 from streams.local.kafka import KafkaSetupError
+from streams.settings import describe_invalid
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -35,13 +40,26 @@ def _model_command(name: str, module: str, help_: str) -> Registrar:
 
 def _registrars() -> list[Registrar]:
     """Subcommands, in --help order. Modules that own a command provide add_arguments()."""
-    from streams.commands import demo, kafka, produce, replay, topics, worker
+    from streams.commands import (
+        crmsync,
+        demo,
+        export,
+        kafka,
+        pager,
+        produce,
+        replay,
+        topics,
+        worker,
+    )
 
     return [
+        crmsync.add_arguments,
         demo.add_arguments,
         _model_command("evaluate", "models.evaluate",
                        "metrics and an HTML report for a model on an event file"),
+        export.add_arguments,
         kafka.add_arguments,
+        pager.add_arguments,
         produce.add_arguments,
         replay.add_arguments,
         _model_command("simulate", "models.simulate",
@@ -72,8 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, KafkaSetupError) as exc:
+    except (UsageError, KafkaSetupError, KafkaUnavailable) as exc:
         print(f"leadscore {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a LEADSCORE_* variable the settings class refuses
+        print(f"leadscore {args.command}: {describe_invalid(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

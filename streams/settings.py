@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.significance import DEFAULT_SIGNIFICANT
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     )
     kafka_port: int = Field(
         9092,
+        ge=1,
+        le=65535,
         description="Port of the local development broker started by `leadscore kafka start`. "
         "Env: LEADSCORE_KAFKA_PORT.",
     )
@@ -51,6 +54,62 @@ class Settings(BaseSettings):
         "tables. Env: LEADSCORE_STATE_DIR.",
     )
 
+    kafka_connect_timeout: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Seconds every command (worker, produce, topics create, demo) waits for "
+        "the brokers to answer before it gives up with one line and exit status 2. "
+        "Env: LEADSCORE_KAFKA_CONNECT_TIMEOUT.",
+    )
+
+    # --- Kafka security (streams/kafkaconfig.py turns these into client configuration) --------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How clients talk to the brokers: PLAINTEXT (no encryption, no "
+        "authentication; loopback and private networks only), SSL (TLS; with a client "
+        "certificate it is mutual TLS) or SASL_SSL (TLS plus a user name and password, as "
+        "Confluent Cloud and Amazon MSK ask). Env: LEADSCORE_KAFKA_SECURITY_PROTOCOL.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None,
+        description="SASL mechanism, required with SASL_SSL: PLAIN (Confluent Cloud API keys), "
+        "SCRAM-SHA-512 (Amazon MSK, Strimzi) or SCRAM-SHA-256. "
+        "Env: LEADSCORE_KAFKA_SASL_MECHANISM.",
+    )
+    kafka_sasl_username: str | None = Field(
+        None,
+        description="SASL user name (Confluent Cloud: the API key). "
+        "Env: LEADSCORE_KAFKA_SASL_USERNAME.",
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None,
+        description="SASL password (Confluent Cloud: the API secret). Held as a secret: never "
+        "logged, printed or shown in an error. Env: LEADSCORE_KAFKA_SASL_PASSWORD.",
+    )
+    kafka_ssl_ca_file: FilePath | None = Field(
+        None,
+        description="PEM file of the CA certificates that signed the brokers' certificates. "
+        "Unset: the system's trusted CAs (enough for Confluent Cloud and Amazon MSK). The "
+        "brokers' host names are always checked against their certificates. "
+        "Env: LEADSCORE_KAFKA_SSL_CA_FILE.",
+    )
+    kafka_ssl_cert_file: FilePath | None = Field(
+        None,
+        description="PEM client certificate (chain) for mutual TLS, with "
+        "LEADSCORE_KAFKA_SSL_KEY_FILE. Env: LEADSCORE_KAFKA_SSL_CERT_FILE.",
+    )
+    kafka_ssl_key_file: FilePath | None = Field(
+        None,
+        description="PEM private key of the client certificate. "
+        "Env: LEADSCORE_KAFKA_SSL_KEY_FILE.",
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None,
+        description="Password of an encrypted LEADSCORE_KAFKA_SSL_KEY_FILE. Held as a secret. "
+        "Env: LEADSCORE_KAFKA_SSL_KEY_PASSWORD.",
+    )
+
     # --- Faust worker ---------------------------------------------------------------------
     app_id: str = Field(
         "leadscore",
@@ -63,6 +122,14 @@ class Settings(BaseSettings):
         description="Partitions of the input topics (and so of the tables): the unit of "
         "scaling, the most workers that can share the load. Env: LEADSCORE_TOPIC_PARTITIONS.",
     )
+    topic_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of the topics the worker creates itself (its tables' changelogs "
+        "and Faust's leader topic) and the default of `leadscore topics create`. 1 suits one "
+        "local broker; use 3 on a production cluster (Confluent Cloud refuses anything else). "
+        "Env: LEADSCORE_TOPIC_REPLICATION_FACTOR.",
+    )
     web_host: str = Field(
         "127.0.0.1",
         description="Address the worker's web server (metrics, lookups) binds. "
@@ -70,6 +137,8 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(
         6066,
+        ge=1,
+        le=65535,
         description="Port of the worker's web server; give each worker on a host its own. "
         "Env: LEADSCORE_WEB_PORT.",
     )
@@ -84,6 +153,14 @@ class Settings(BaseSettings):
         description="When set, GET /leads/{id} requires 'Authorization: Bearer <token>' "
         "(/metrics, /healthz and /readyz stay open for probes and Prometheus). All workers of "
         "an app need the same token. Env: LEADSCORE_API_TOKEN.",
+    )
+    api_allow_unauthenticated: bool = Field(
+        False,
+        description="A worker whose LEADSCORE_WEB_HOST is not a loopback address refuses to "
+        "start without LEADSCORE_API_TOKEN, since anyone who reaches its port could read every "
+        "lead's score. true lets it start anyway: for networks where something else (a "
+        "NetworkPolicy, a firewall, docker-compose's loopback-only ports) keeps others out. "
+        "Env: LEADSCORE_API_ALLOW_UNAUTHENTICATED.",
     )
     log_level: str = Field(
         "warn",
@@ -271,6 +348,121 @@ class Settings(BaseSettings):
         description="Larger messages are dead-lettered. Env: LEADSCORE_MAX_EVENT_BYTES.",
     )
 
+    # --- Consumers of our outputs: `leadscore pager` and `leadscore crm-sync` ---------------
+    pager_config: Path | None = Field(
+        None,
+        description="The pager's routing file (TOML: webhooks, routes, quiet hours, caps); "
+        "`leadscore pager --config` wins. Env: LEADSCORE_PAGER_CONFIG.",
+    )
+    pager_store: Path | None = Field(
+        None,
+        description="The pager's SQLite file: idempotency keys already paged, held pages, "
+        "hourly counts, the profile and score views. Default: STATE_DIR/pager.sqlite3. "
+        "Env: LEADSCORE_PAGER_STORE.",
+    )
+    pager_group: str = Field(
+        "leadscore-pager",
+        description="Consumer group of the pager on the alerts topic. Env: LEADSCORE_PAGER_GROUP.",
+    )
+    pager_metrics_port: int = Field(
+        6067,
+        ge=0,
+        description="Port of the pager's Prometheus /metrics on 127.0.0.1 (0: off). "
+        "Env: LEADSCORE_PAGER_METRICS_PORT.",
+    )
+    topic_pager_deadletter: str = Field(
+        "scores.alerts.deadletter",
+        description="Alerts (and digests) the pager could not deliver, with the reason. "
+        "Env: LEADSCORE_TOPIC_PAGER_DEADLETTER.",
+    )
+    crm_database_url: SecretStr | None = Field(
+        None,
+        description="Where crm-sync writes: sqlite:///PATH or postgresql://USER:PASS@HOST/DB. "
+        "Default: sqlite:///STATE_DIR/crm.sqlite3. Env: LEADSCORE_CRM_DATABASE_URL.",
+    )
+    crm_table: str = Field(
+        "lead_scores",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The table crm-sync keeps (created if missing). Env: LEADSCORE_CRM_TABLE.",
+    )
+    crm_group: str = Field(
+        "leadscore-crm-sync",
+        description="Consumer group of crm-sync on the score changes topic. "
+        "Env: LEADSCORE_CRM_GROUP.",
+    )
+    crm_batch_max: int = Field(
+        500,
+        ge=1,
+        description="Most score changes per database transaction. Env: LEADSCORE_CRM_BATCH_MAX.",
+    )
+    crm_batch_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="Longest wait to fill a batch, seconds: how stale the table may be. "
+        "Env: LEADSCORE_CRM_BATCH_SECONDS.",
+    )
+    crm_metrics_port: int = Field(
+        6068,
+        ge=0,
+        description="Port of crm-sync's Prometheus /metrics on 127.0.0.1 (0: off). "
+        "Env: LEADSCORE_CRM_METRICS_PORT.",
+    )
+    topic_crm_deadletter: str = Field(
+        "scores.changes.deadletter",
+        description="Score changes crm-sync could not read, with the reason. "
+        "Env: LEADSCORE_TOPIC_CRM_DEADLETTER.",
+    )
+
+    @field_validator("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_ca_file",
+                     "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_ssl_key_password",
+                     "kafka_sasl_mechanism", "api_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (``KEY=`` in a shell or compose) means unset, not an empty
+        password or a file named ''."""
+        return None if value == "" else value
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> Settings:
+        """Half a security configuration fails here, with the variables to set, rather than
+        as a handshake error from deep inside a Kafka client."""
+        protocol = self.kafka_security_protocol
+        sasl = {"LEADSCORE_KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+                "LEADSCORE_KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+                "LEADSCORE_KAFKA_SASL_PASSWORD": self.kafka_sasl_password}
+        tls = {"LEADSCORE_KAFKA_SSL_CA_FILE": self.kafka_ssl_ca_file,
+               "LEADSCORE_KAFKA_SSL_CERT_FILE": self.kafka_ssl_cert_file,
+               "LEADSCORE_KAFKA_SSL_KEY_FILE": self.kafka_ssl_key_file,
+               "LEADSCORE_KAFKA_SSL_KEY_PASSWORD": self.kafka_ssl_key_password}
+        if protocol == "SASL_SSL":
+            missing = [name for name, value in sasl.items() if value is None]
+            if missing:
+                raise ValueError(f"LEADSCORE_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs "
+                                 f"{' and '.join(missing)}")
+        else:
+            given = [name for name, value in sasl.items() if value is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} set, but "
+                                 f"LEADSCORE_KAFKA_SECURITY_PROTOCOL is {protocol}: set it to "
+                                 "SASL_SSL (or unset them)")
+        if protocol == "PLAINTEXT":
+            given = [name for name, value in tls.items() if value is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} set, but LEADSCORE_KAFKA_SECURITY_PROTOCOL "
+                                 "is PLAINTEXT: set it to SSL or SASL_SSL (or unset them)")
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("LEADSCORE_KAFKA_SSL_CERT_FILE and LEADSCORE_KAFKA_SSL_KEY_FILE go "
+                             "together: a client certificate needs its private key")
+        if self.kafka_ssl_key_password is not None and self.kafka_ssl_key_file is None:
+            raise ValueError("LEADSCORE_KAFKA_SSL_KEY_PASSWORD set without "
+                             "LEADSCORE_KAFKA_SSL_KEY_FILE")
+        return self
+
     @property
     def input_topics(self) -> list[str]:
         return [
@@ -286,3 +478,26 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings from the environment, read once per process."""
     return Settings()
+
+
+SECRET_FIELDS = frozenset(name for name, f in Settings.model_fields.items()
+                          if f.annotation is SecretStr or SecretStr in get_args(f.annotation))
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """A settings validation error as one line that names each variable, for the CLI. The
+    value given is quoted except for secrets, which are never shown."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        loc = [str(p) for p in err["loc"]]
+        if not loc:  # a check across settings: its message names the variables
+            parts.append(msg)
+            continue
+        name = loc[0]
+        var = f"LEADSCORE_{name.upper()}"
+        if name in SECRET_FIELDS or err["type"] == "missing":
+            parts.append(f"{var}: {msg}")
+        else:
+            parts.append(f"{var}={err.get('input')!r}: {msg}")
+    return "invalid settings: " + "; ".join(parts)

@@ -18,11 +18,11 @@ def ceiling(run: Run, s: Settings, out_topic: str, n: int) -> tuple[float, float
     from confluent_kafka import Consumer
     from rocksdict import Rdict
 
-    consumer = Consumer({"bootstrap.servers": run.bootstrap, "group.id": f"{out_topic}-group",
+    consumer = Consumer({**run.client, "group.id": f"{out_topic}-group",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "log_level": 3})
     consumer.subscribe(s.input_topics)
-    producer = _producer(run.bootstrap)
+    producer = _producer(run.client)
     db = Rdict(str(run.work / "ceiling-rocksdb"))
     done, t0 = 0, 0.0
     try:

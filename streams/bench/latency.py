@@ -35,10 +35,10 @@ class ChangeReader:
     """Reads score changes from the end offsets as they were at creation (explicit assignment:
     nothing sent after it can be missed); records when each cause_event_id arrived."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, client: dict[str, Any], topic: str) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+        self.c = Consumer({**client, "group.id": f"bench-{uuid.uuid4()}",
                            "enable.auto.commit": False, "log_level": 3})
         parts = self.c.list_topics(topic, timeout=10).topics[topic].partitions
         self.c.assign([TopicPartition(topic, p, self.c.get_watermark_offsets(
@@ -113,7 +113,7 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                    rates: list[float], seconds: float) -> list[Latency]:
     """Restart the worker with LEADSCORE_MIN_SCORE_CHANGE=0; once it scores a probe, send
     pricing views at each rate in turn for ``seconds`` and match each to its score change."""
-    reader = ChangeReader(run.bootstrap, s.topic_changes)
+    reader = ChangeReader(run.client, s.topic_changes)
     out: list[Latency] = []
     try:
         with worker(run, worker_env(run, s, web_port, 0), "worker-latency") as proc:
@@ -163,7 +163,7 @@ def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Po
     without this its start-up would be measured as the first events' latency. Returns the
     producer that sent the probe (no batching delay on purpose), warmed up for the senders."""
     eid = f"bench-probe-{tag}"
-    producer = _producer(run.bootstrap, linger_ms=0)
+    producer = _producer(run.client, linger_ms=0)
     for r in route_lines(iter([pricing_view(eid, lead)]), s, s.topic_website):
         _send(producer, r.topic, r.key, r.value)
     producer.flush(30)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 import streams.bench
 from models.errors import UsageError
 from streams.bench.ceiling import ceiling
@@ -32,8 +34,9 @@ from streams.bench.prepare import (
 from streams.bench.report import fmt_rate, render_table, report_rows
 from streams.bench.scorer import scorer_throughput
 from streams.commands.args import Parser, positive_float, positive_int
+from streams.kafkaconfig import KafkaUnavailable
 from streams.local import kafka as localkafka
-from streams.settings import Settings
+from streams.settings import Settings, describe_invalid
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -83,7 +86,7 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
         names += topic_names(group_s)
     create_topics(run, names, [scorer_s.topic_changes, group_s.topic_changes], args.partitions)
     say("pre-loading the events into the ceiling's and the scorer's topics")
-    preload(run.bootstrap, ev.lines, [ceil_s, scorer_s])
+    preload(run.client, ev.lines, [ceil_s, scorer_s])
     say("ceiling: bare consume/read-modify-write/produce loop")
     ceil = ceiling(run, ceil_s, ceil_s.topic_changes, args.events)
     run.sample_load("ceiling")
@@ -97,7 +100,7 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
         ports = [localkafka.free_port() for _ in range(args.workers)]
         routed = route(ev.lines, group_s)  # validated now, so the load is only producing
         tps.append(scorer_throughput(run, group_s, args.events, ports,
-                                     load=lambda: send_routed(run.bootstrap, routed)))
+                                     load=lambda: send_routed(run.client, routed)))
         run.sample_load(f"{args.workers} workers")
         say(f"{args.workers} workers: {fmt_rate(tps[-1].events_per_s)} in all")
     say("latency: restarting the worker with LEADSCORE_MIN_SCORE_CHANGE=0")
@@ -126,8 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_table(rows), flush=True)
         ok = True
         return 0
-    except (UsageError, localkafka.KafkaSetupError) as exc:
+    except (UsageError, localkafka.KafkaSetupError, KafkaUnavailable) as exc:
         print(f"python -m streams.bench: error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"python -m streams.bench: error: {describe_invalid(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("python -m streams.bench: interrupted", file=sys.stderr)

@@ -14,6 +14,12 @@ import orjson
 
 from models.errors import UsageError
 from streams.commands.produce import route_lines
+from streams.kafkaconfig import (
+    SECURITY_VARIABLES,
+    KafkaUnavailable,
+    client_config,
+    wait_for_brokers,
+)
 from streams.local import kafka as localkafka
 from streams.settings import Settings
 
@@ -36,6 +42,7 @@ class Run:
 
     work: Path
     bootstrap: str = ""
+    client: dict[str, Any] = field(default_factory=dict)  # confluent-kafka config (kafkaconfig)
     kafka: str = "external"
     spec: localkafka.BrokerSpec | None = None
     model: Path | None = None
@@ -48,23 +55,28 @@ class Run:
 
 
 def ensure_broker(run: Run, wanted: str | None, partitions: int) -> None:
-    """The broker at ``wanted`` if it answers; else a local one on free ports (stopped at the
-    end), so the figures never depend on a broker other people's tests are using."""
+    """The broker at ``wanted`` if it answers (with the LEADSCORE_KAFKA_SECURITY_* settings);
+    else a local one on free ports (stopped at the end), so the figures never depend on a
+    broker other people's tests are using."""
     if wanted:
         try:
-            localkafka.wait_ready(wanted, timeout=10)
-            run.bootstrap = wanted
+            wait_for_brokers(Settings(), wanted, timeout=10, named="--bootstrap")
+            run.bootstrap, run.client = wanted, client_config(Settings(), wanted)
             say(f"using the broker at {wanted}")
             return
-        except localkafka.KafkaSetupError:
-            say(f"no broker answers at {wanted}; starting a local one")
+        except KafkaUnavailable as exc:
+            say(f"{exc}; starting a local one")
+    # The local broker is PLAINTEXT: neither the bench's clients nor its workers (whose
+    # environment is this one) may use the security settings meant for another cluster.
+    for name in SECURITY_VARIABLES:
+        os.environ.pop(name, None)
     s = Settings()
     spec = localkafka.BrokerSpec(
         port=localkafka.free_port(), controller_port=localkafka.free_port(),
         state_dir=run.work / "kafka", cache_dir=s.cache_dir, version=s.kafka_version,
         partitions=partitions)
     st, _, secs = localkafka.start(spec)
-    run.spec, run.bootstrap = spec, spec.bootstrap
+    run.spec, run.bootstrap, run.client = spec, spec.bootstrap, client_config(s, spec.bootstrap)
     run.kafka = f"Apache Kafka {st.version or spec.version} (local, started by the bench)"
     say(f"Kafka {st.version} started on {spec.bootstrap} in {secs:.1f} s")
 
@@ -168,7 +180,7 @@ def topic_settings(prefix: str, bootstrap: str, partitions: int) -> Settings:
 def create_topics(run: Run, names: list[str], compacted: list[str], partitions: int) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    run.admin = run.admin or AdminClient({"bootstrap.servers": run.bootstrap, "log_level": 2})
+    run.admin = run.admin or AdminClient({**run.client, "log_level": 2})
     new = [NewTopic(t, partitions, 1, config={"cleanup.policy": "compact"} if t in compacted
                     else {}) for t in names]
     for name, fut in run.admin.create_topics(new, request_timeout=30).items():
@@ -178,11 +190,11 @@ def create_topics(run: Run, names: list[str], compacted: list[str], partitions: 
             raise UsageError(f"cannot create topic {name}: {exc}") from None
 
 
-def _producer(bootstrap: str, linger_ms: int = 5) -> Any:
+def _producer(client: dict[str, Any], linger_ms: int = 5) -> Any:
     """Configured like ``leadscore produce`` (Kafka's murmur2 partitioner, as Faust expects)."""
     from confluent_kafka import Producer
 
-    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+    return Producer({**client, "enable.idempotence": True,
                      "partitioner": "murmur2_random", "linger.ms": linger_ms, "log_level": 3,
                      "compression.type": "lz4"})
 
@@ -196,11 +208,11 @@ def _send(producer: Any, topic: str, key: bytes | None, value: bytes) -> None:
             producer.poll(0.1)
 
 
-def preload(bootstrap: str, lines: list[bytes], targets: list[Settings]) -> None:
+def preload(client: dict[str, Any], lines: list[bytes], targets: list[Settings]) -> None:
     """Send every event to each target's input topics exactly as ``leadscore produce`` would
     (category topic, keyed by lead id; invalid lines to the website topic)."""
     for s in targets:
-        send_routed(bootstrap, route(lines, s))
+        send_routed(client, route(lines, s))
 
 
 def route(lines: list[bytes], s: Settings) -> list[tuple[str, bytes | None, bytes]]:
@@ -208,11 +220,12 @@ def route(lines: list[bytes], s: Settings) -> list[tuple[str, bytes | None, byte
     return [(r.topic, r.key, r.value) for r in route_lines(iter(lines), s, s.topic_website)]
 
 
-def send_routed(bootstrap: str, routed: list[tuple[str, bytes | None, bytes]]) -> None:
+def send_routed(client: dict[str, Any], routed: list[tuple[str, bytes | None, bytes]]) -> None:
     """Produce records already routed (no validation on the way: that is the worker's)."""
-    producer = _producer(bootstrap)
+    producer = _producer(client)
     for topic, key, value in routed:
         _send(producer, topic, key, value)
         producer.poll(0)
     if producer.flush(60):
-        raise UsageError(f"could not pre-load the events into Kafka at {bootstrap}")
+        raise UsageError("could not pre-load the events into Kafka at "
+                         f"{client['bootstrap.servers']}")

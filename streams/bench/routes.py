@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             prefix = f"routes-{uuid.uuid4().hex[:8]}"
             s = topic_settings(prefix, run.bootstrap, 4)
             create_topics(run, [*s.input_topics, s.topic_handoff], [], 4)
-            preload(run.bootstrap, lines, [s])
+            preload(run.client, lines, [s])
             out = subprocess.run(
                 [sys.executable, "-m", "streams.bench.routes", "--child", route, prefix,
                  str(len(lines)), run.bootstrap, str(localkafka.free_port())],

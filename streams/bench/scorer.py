@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from models.errors import UsageError
 from streams.bench.prepare import REPO_ROOT, TOPIC_ENV, Run, say
@@ -50,12 +51,12 @@ def _check_alive(proc: subprocess.Popen[bytes], run: Run) -> None:
                          f"{run.work}")
 
 
-def edge_timestamp(bootstrap: str, topics: list[str], last: bool) -> float | None:
+def edge_timestamp(client: dict[str, Any], topics: list[str], last: bool) -> float | None:
     """Broker timestamp (producer's CreateTime, s) of the first (or last) message over all
     partitions of ``topics``: the worker's own clock for when it started (or stopped) writing."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"edge-{uuid.uuid4().hex}",
+    c = Consumer({**client, "group.id": f"edge-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "log_level": 3})
     try:
         md = c.list_topics(timeout=10)
@@ -156,7 +157,7 @@ def scorer_throughput(run: Run, s: Settings, n: int, web_ports: list[int],
     inputs = [*s.input_topics, s.topic_handoff]
     outputs = [s.topic_changes, s.topic_alerts, s.topic_deadletter, s.topic_handoff]
     changelogs = [f"{s.app_id}-leads-changelog", f"{s.app_id}-aliases-changelog"]
-    probe = LagProbe(run.bootstrap, s.app_id, inputs)
+    probe = LagProbe(run.client, s.app_id, inputs)
     started = time.time()
     try:
         with contextlib.ExitStack() as stack:
@@ -183,8 +184,8 @@ def scorer_throughput(run: Run, s: Settings, n: int, web_ports: list[int],
             rss = max(peak_rss_mb(p.pid) for p in procs)
     finally:
         probe.close()
-    first = edge_timestamp(run.bootstrap, outputs, last=False)
-    last = edge_timestamp(run.bootstrap, outputs + changelogs, last=True)
+    first = edge_timestamp(run.client, outputs, last=False)
+    last = edge_timestamp(run.client, outputs + changelogs, last=True)
     if first is None or last is None:
         raise UsageError("the worker wrote no output at all")
     cpu = track.at(done) - track.at(first)

@@ -4,7 +4,9 @@ It starts the local Kafka if none answers, trains a model from simulated history
 exists, creates the topics, starts one worker, streams a simulated live population into the
 input topics and reads the scores back, drawing the hottest leads, recent alerts and
 throughput. Ctrl-C (or ``--duration``) stops the traffic, prints a summary and stops what
-the demo started (the worker always; Kafka only if the demo started it).
+the demo started (the worker always; Kafka only if the demo started it). With
+``--bootstrap`` it uses an existing cluster instead, reached with the LEADSCORE_KAFKA_SECURITY_*
+settings (SASL_SSL, mutual TLS), and never starts or stops Kafka.
 
 Why the demo measures latency itself: the figure the team asks for is "an event sent ->
 its score change received", end to end through a real broker and worker. The demo knows
@@ -37,10 +39,13 @@ import orjson
 from models.errors import UsageError
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams.commands import liveview
+from streams.commands.downstream import Downstream
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
+from streams.commands.progress import Progress
 from streams.commands.topics import create_topics
 from streams.core import latency
+from streams.kafkaconfig import client_config, plaintext, wait_for_brokers, without_security
 from streams.local import kafka as localkafka
 from streams.local.procs import stop
 from streams.settings import Settings, get_settings
@@ -82,7 +87,9 @@ def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
                 "stop it or set LEADSCORE_KAFKA_PORT") from None
         return spec, False, f"Kafka already running on {spec.bootstrap}"
     print(f"starting Kafka {spec.version} on {spec.bootstrap} ...", flush=True)
-    st, _, secs = localkafka.start(spec)
+    progress = Progress(sys.stdout)
+    st, _, secs = localkafka.start(spec, progress=progress)
+    progress.done()
     return spec, True, f"Kafka {st.version or spec.version} started on {spec.bootstrap} " \
                        f"in {secs:.1f} s (log {st.log_file})"
 
@@ -116,33 +123,35 @@ def ensure_model(s: Settings, fresh: bool) -> tuple[Path, float | None]:
     return folder, secs
 
 
-def start_worker(bootstrap: str, model: Path, s: Settings) -> tuple[subprocess.Popen[bytes],
-                                                                      Path, list[str]]:
-    """One worker process in its own session: Ctrl-C reaches the demo, which stops it."""
+def start_worker(model: Path, s: Settings, local: bool) -> tuple[subprocess.Popen[bytes],
+                                                                Path, list[str]]:
+    """One worker process in its own session: Ctrl-C reaches the demo, which stops it. It
+    inherits the security settings for an external broker; a local one is PLAINTEXT."""
     if localkafka.port_in_use(s.web_port):
         raise UsageError(f"the worker's web port {s.web_port} is in use; set LEADSCORE_WEB_PORT")
     state = s.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     log = state / "demo-worker.log"
-    env = {"LEADSCORE_KAFKA_BOOTSTRAP": bootstrap, "LEADSCORE_MODEL_DIR": str(model),
+    env = {"LEADSCORE_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LEADSCORE_MODEL_DIR": str(model),
            "LEADSCORE_STATE_DIR": str(state)}
     cmd = [sys.executable, "-m", "streams.cli", "worker"]
+    inherited = without_security(os.environ) if local else dict(os.environ)
     with open(log, "ab") as fh:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=fh,
+        proc = subprocess.Popen(cmd, env={**inherited, **env}, stdout=fh,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     shown = " ".join([*(f"{k}={v}" for k, v in env.items()), *cmd])
     return proc, log, [f"{shown}  (log {log})"]
 
 
-def wait_for_worker(bootstrap: str, group: str, proc: subprocess.Popen[bytes], log: Path,
+def wait_for_worker(s: Settings, group: str, proc: subprocess.Popen[bytes], log: Path,
                     timeout: float = 120.0) -> float:
     """Block until the worker's consumer group is stable with partitions assigned, so the
     first events do not measure the worker's start-up as latency. Returns seconds waited."""
     from confluent_kafka import ConsumerGroupState
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(s))
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
@@ -202,8 +211,8 @@ class Traffic:
     """Background threads: one simulates populations ahead of need, one sends them at
     ``rate`` events/s exactly as ``leadscore produce`` does, recording each send time."""
 
-    def __init__(self, bootstrap: str, s: Settings, rate: float, leads: int, seed: int) -> None:
-        self.bootstrap, self.s, self.rate, self.leads, self.seed = bootstrap, s, rate, leads, seed
+    def __init__(self, s: Settings, rate: float, leads: int, seed: int) -> None:
+        self.s, self.rate, self.leads, self.seed = s, rate, leads, seed
         self.ready: queue.Queue[Population] = queue.Queue(maxsize=1)
         self.stop_flag = threading.Event()
         # Set when the next population is needed (at start, then half-way through each):
@@ -244,7 +253,7 @@ class Traffic:
     def _produce(self) -> None:
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+        producer = Producer({**client_config(self.s), "enable.idempotence": True,
                              "partitioner": "murmur2_random", "linger.ms": 5, "log_level": 3,
                              "compression.type": "lz4"})
 
@@ -303,7 +312,7 @@ class Traffic:
             self.started = self.finished = self.started or time.monotonic()
 
 
-def send_probe(bootstrap: str, s: Settings, tag: str) -> str:
+def send_probe(s: Settings, tag: str) -> str:
     """One pricing-page visit of a lead of its own; returns its event id. Its score change
     coming back proves the worker is really scoring (tables recovered, model loaded), so
     the worker's start-up is not measured as the first events' latency."""
@@ -315,11 +324,11 @@ def send_probe(bootstrap: str, s: Settings, tag: str) -> str:
         "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "schema_version": 2, "properties": {"url": "https://www.example.com/pricing",
                                             "path": "/pricing", "page_category": "pricing"}})
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    producer = Producer({**client_config(s), "partitioner": "murmur2_random"})
     for r in route_lines(iter([line]), s, s.topic_website):
         producer.produce(r.topic, key=r.key, value=r.value)
     if producer.flush(30):
-        raise UsageError(f"could not send to Kafka at {bootstrap}")
+        raise UsageError(f"could not send to Kafka at {s.kafka_bootstrap}")
     return eid
 
 
@@ -331,15 +340,14 @@ class Reader:
     before the first event was sent (explicit assignment: nothing produced by this run
     can be missed, nothing from earlier runs is read)."""
 
-    def __init__(self, bootstrap: str, s: Settings, board: liveview.Board,
-                 traffic: Traffic) -> None:
+    def __init__(self, s: Settings, board: liveview.Board, traffic: Traffic) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
         self.s, self.board, self.traffic = s, board, traffic
         self.probe: str | None = None
         self.probe_seen = False
         self.since = datetime.now(UTC)
-        self.consumer = Consumer({"bootstrap.servers": bootstrap,
+        self.consumer = Consumer({**client_config(s),
                                   "group.id": f"leadscore-demo-{uuid.uuid4().hex[:8]}",
                                   "auto.offset.reset": "earliest",
                                   "enable.auto.commit": False, "log_level": 3})
@@ -393,10 +401,10 @@ class Reader:
             return 0
         return 1
 
-    def wait_for_probe(self, bootstrap: str, tag: str, worker: subprocess.Popen[bytes],
+    def wait_for_probe(self, tag: str, worker: subprocess.Popen[bytes],
                        timeout: float = 120.0) -> float:
         t0 = time.monotonic()
-        self.probe = send_probe(bootstrap, self.s, tag)
+        self.probe = send_probe(self.s, tag)
         while not self.probe_seen:
             if worker.poll() is not None or time.monotonic() - t0 > timeout:
                 raise UsageError("the worker did not score a first event "
@@ -435,6 +443,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                    "one follows (default: 2000, about 26,000 events)")
     p.add_argument("--fresh-model", action="store_true",
                    help="train a new model even if $LEADSCORE_MODEL_DIR has one")
+    p.add_argument("--bootstrap", default=None, metavar="HOST:PORT[,...]",
+                   help="use the Kafka cluster at these brokers, reached with the "
+                   "LEADSCORE_KAFKA_SECURITY_PROTOCOL/SASL/SSL settings, instead of a local "
+                   "broker; the demo never starts or stops it, and sends simulated traffic "
+                   "to its LEADSCORE_TOPIC_* topics (default: the local broker)")
     p.set_defaults(func=run_from_args)
 
 
@@ -447,12 +460,24 @@ def run_from_args(args: argparse.Namespace) -> int:
         raise UsageError("--leads must be at least 1")
     signal.signal(signal.SIGTERM, _on_sigterm)
     s = get_settings()
-    spec, started, said = ensure_broker(s)
-    print(said, flush=True)
-    commands = [f"LEADSCORE_KAFKA_PORT={spec.port} leadscore kafka start"
-                + ("" if started else "   (already running: not started, not stopped)")]
+    spec: localkafka.BrokerSpec | None = None
+    started = False
+    if args.bootstrap:  # the operator's cluster, with the operator's security settings
+        s = s.model_copy(update={"kafka_bootstrap": args.bootstrap})
+        wait_for_brokers(s, named="--bootstrap")
+        print(f"Kafka already running at {args.bootstrap} ({s.kafka_security_protocol}; "
+              "--bootstrap: not started, not stopped by the demo)", flush=True)
+        commands = [f"LEADSCORE_KAFKA_BOOTSTRAP={args.bootstrap}   (with your "
+                    "LEADSCORE_KAFKA_SECURITY_* settings)"]
+    else:  # a PLAINTEXT broker on loopback, whatever the environment says about security
+        spec, started, said = ensure_broker(s)
+        s = plaintext(s, spec.bootstrap)
+        print(said, flush=True)
+        commands = [f"LEADSCORE_KAFKA_PORT={spec.port} leadscore kafka start"
+                    + ("" if started else "   (already running: not started, not stopped)")]
     worker: subprocess.Popen[bytes] | None = None
     traffic: Traffic | None = None
+    downstream: Downstream | None = None
     try:
         model, secs = ensure_model(s, args.fresh_model)
         if secs is None:
@@ -462,46 +487,52 @@ def run_from_args(args: argparse.Namespace) -> int:
             commands.append(f"leadscore simulate --leads {h['leads']} --days {h['days']} "
                             f"--seed {h['seed']} --out history.jsonl && leadscore train "
                             f"--events history.jsonl --out {model.parent}   ({secs:.0f} s)")
-        create_topics(spec.bootstrap, s)
+        create_topics(s.kafka_bootstrap, s)
         seed = 1000 + uuid.uuid4().int % 900_000  # fresh event ids: no duplicates of a past run
-        traffic = Traffic(spec.bootstrap, s, args.rate, args.leads, seed)
-        worker, log, shown = start_worker(spec.bootstrap, model, s)
+        traffic = Traffic(s, args.rate, args.leads, seed)
+        worker, log, shown = start_worker(model, s, local=spec is not None)
         commands += shown
         print(f"worker pid {worker.pid} starting (log {log}) ...", flush=True)
-        waited = wait_for_worker(spec.bootstrap, s.app_id, worker, log)
+        waited = wait_for_worker(s, s.app_id, worker, log)
         print(f"worker joined its consumer group in {waited:.1f} s; while it runs: "
               f"http://{s.web_host}:{s.web_port}/metrics and "
               f"http://{s.web_host}:{s.web_port}/leads/LEAD_ID", flush=True)
+        downstream = Downstream(s, s.state_dir.resolve(), local=spec is not None)
+        commands += downstream.start()
+        print(f"pager delivering to a webhook receiver on {downstream.receiver.url('')}, "
+              f"crm-sync writing {downstream.database} (table {downstream.table})", flush=True)
         commands.append(" ".join(simulate_command(args.leads, seed)[1:]).replace(
             "-m streams.cli", "leadscore") + " --out live.jsonl   (seed +1, +2, ... for later "
             f"populations), sorted by occurred_at, then: leadscore produce --events live.jsonl "
             f"--rate {args.rate:g}")
-        return _live(args, s, spec, worker, traffic, commands)
+        return _live(args, s, worker, traffic, downstream, commands)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup is not interruptible
         if traffic is not None:
             traffic.stop()
+        if downstream is not None:
+            downstream.stop()
         if worker is not None:
             stop(worker)
             print(f"worker stopped (status {worker.returncode})", flush=True)
-        if started:
+        if started and spec is not None:
             localkafka.stop(spec)
             print("Kafka stopped (the demo started it)", flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
-          worker: subprocess.Popen[bytes], traffic: Traffic, commands: list[str]) -> int:
+def _live(args: argparse.Namespace, s: Settings, worker: subprocess.Popen[bytes],
+          traffic: Traffic, downstream: Downstream, commands: list[str]) -> int:
     """Traffic, read-back and view until Ctrl-C / --duration; then the summary."""
     board = liveview.Board()
-    reader = Reader(spec.bootstrap, s, board, traffic)
-    secs = reader.wait_for_probe(spec.bootstrap, str(traffic.seed), worker)
+    reader = Reader(s, board, traffic)
+    secs = reader.wait_for_probe(str(traffic.seed), worker)
     print(f"worker scored a first event in {secs:.1f} s; streaming {args.rate:g} events/s "
           f"(Ctrl-C stops)", flush=True)
     tty = sys.stdout.isatty()
     every = 1.0 if tty else 5.0
     rates: deque[tuple[float, int]] = deque()
-    header = f"leadscore demo · Kafka {spec.bootstrap} · worker pid {worker.pid} · {{}}"
+    header = f"leadscore demo · Kafka {s.kafka_bootstrap} · worker pid {worker.pid} · {{}}"
     histogram_before = worker_histogram(s)
     traffic.start()
     t0 = time.monotonic()
@@ -516,6 +547,9 @@ def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
             now = time.monotonic()
             if worker.poll() is not None:
                 failed = f"the worker exited (status {worker.returncode})"
+                break
+            if (gone := downstream.failed()) is not None:
+                failed = gone
                 break
             if traffic.error is not None:
                 failed = f"simulating traffic failed: {traffic.error}"
@@ -552,13 +586,27 @@ def _live(args: argparse.Namespace, s: Settings, spec: localkafka.BrokerSpec,
             if reader.poll(0.2):
                 quiet_since = time.monotonic()
     reader.close()
+    _settle(downstream)
+    pages = downstream.pages
     summary = liveview.Summary(
         sent=traffic.sent, send_seconds=traffic.finished - traffic.started,
         changes=board.changes_total, alerts=board.alerts_total,
         dead_letters=board.dead_letters, latencies=board.latencies,
-        send_failures=traffic.failures,
+        send_failures=traffic.failures, pages=len(pages),
+        sample_page=pages[-1].text if pages else None, crm_leads=downstream.crm_leads(),
+        crm_table=f"{downstream.database} (table {downstream.table})",
         worker_buckets=latency.histogram_delta(worker_histogram(s), histogram_before))
     print("\n" + liveview.render_summary(summary, commands), flush=True)
     if failed:
         raise UsageError(f"{failed}; see {s.state_dir.resolve() / 'demo-worker.log'}")
     return 0
+
+
+def _settle(downstream: Downstream, timeout: float = 10.0) -> None:
+    """Give the pager a moment to deliver the last alerts (quiet for 2 s, at most 10 s)."""
+    t0 = last_change = time.monotonic()
+    seen = len(downstream.pages)
+    while time.monotonic() - t0 < timeout and time.monotonic() - last_change < 2.0:
+        time.sleep(0.2)
+        if len(downstream.pages) != seen:
+            seen, last_change = len(downstream.pages), time.monotonic()

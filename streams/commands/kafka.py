@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from streams.commands.args import port
+from streams.commands.progress import Progress
 from streams.local import kafka as localkafka
 from streams.settings import get_settings
 
@@ -27,11 +28,15 @@ def broker_spec(port: int | None = None, controller_port: int | None = None
 def cmd_kafka(args: argparse.Namespace) -> int:
     spec = broker_spec(args.port, args.controller_port)
     if args.action == "fetch":
-        libs = localkafka.fetch(spec)
+        progress = Progress()
+        libs = localkafka.fetch(spec, progress=progress)
+        progress.done()
         print(f"Kafka {spec.version} jars in {libs}")
         return 0
     if args.action == "start":
-        st, started, secs = localkafka.start(spec)
+        progress = Progress()
+        st, started, secs = localkafka.start(spec, progress=progress)
+        progress.done()
         if started:
             print(f"Kafka {st.version or spec.version} ready on {st.bootstrap} in {secs:.1f} s "
                   f"(pid {st.pid}, log {st.log_file})")

@@ -189,6 +189,10 @@ class Summary:
     dead_letters: int
     latencies: Sequence[float]
     send_failures: int = 0
+    pages: int | None = None  # delivered to the demo's webhook receiver by leadscore pager
+    sample_page: str | None = None
+    crm_leads: int | None = None  # rows in the CRM table crm-sync keeps
+    crm_table: str = ""
     # The worker's leadscore_event_to_score_seconds over the run (cumulative buckets), what
     # the Grafana dashboard draws; empty when /metrics could not be read.
     worker_buckets: Sequence[tuple[float, float]] = ()
@@ -215,7 +219,22 @@ def render_summary(s: Summary, commands: Sequence[str]) -> str:
         f"  the worker's histogram p50 {fmt_ms(_quantile(s.worker_buckets, 0.5))}, "
         f"p99 {fmt_ms(_quantile(s.worker_buckets, 0.99))} (event sent -> change in Kafka, "
         "as the Grafana dashboard and the bench compute it)",
+        *_downstream_lines(s),
         "  commands used:",
         *(f"    {c}" for c in commands),
     ]
     return "\n".join(lines)
+
+
+def _downstream_lines(s: Summary) -> list[str]:
+    lines = []
+    if s.pages is not None:
+        lines.append(f"  pages delivered      {s.pages:,} by leadscore pager to the demo's webhook "
+                     "receiver (Hot alerts to /reps, the rest to /team; capped per hour, the "
+                     "excess sent as one digest)")
+        if s.sample_page:
+            lines += ["  the latest page:", *(f"    | {ln}" for ln in s.sample_page.splitlines())]
+    if s.crm_leads is not None:
+        lines.append(f"  CRM table            {s.crm_leads:,} leads with score, tier and reasons "
+                     f"in {s.crm_table}, kept by leadscore crm-sync")
+    return lines

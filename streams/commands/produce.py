@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.errors import UsageError
 from schemas import Event, parse_event
+from streams.kafkaconfig import KafkaUnavailable, client_config, redact, wait_for_brokers
 from streams.settings import Settings, get_settings
 
 
@@ -62,8 +64,9 @@ def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None 
     from confluent_kafka import KafkaException, Producer
 
     settings = settings or get_settings()
+    wait_for_brokers(settings)  # one line, not a minute of retries, when no broker answers
     producer = Producer({
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **client_config(settings),
         "enable.idempotence": True,  # a retried send is not a duplicate event
         # Kafka's default partitioner (Java clients, Faust): librdkafka's own default hashes
         # differently, which would put a lead's events and its handoffs on different partitions.
@@ -90,7 +93,7 @@ def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None 
                 except BufferError:
                     producer.poll(0.1)
                 except KafkaException as exc:
-                    raise RuntimeError(f"Kafka refused a message: {exc}") from None
+                    raise UsageError(redact(f"Kafka refused a message: {exc}", settings)) from None
             producer.poll(0)
             counts[r.topic] += 1
             if not r.valid:
@@ -105,8 +108,10 @@ def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None 
     if progress:
         print("\r", end="", file=sys.stderr)
     if remaining or failures:
-        raise RuntimeError(f"{remaining} messages not delivered; first error: "
-                           f"{failures[0] if failures else 'timeout'}")
+        raise KafkaUnavailable(redact(
+            f"{remaining + len(failures):,} messages not delivered to "
+            f"{settings.kafka_bootstrap}; first error: "
+            f"{failures[0] if failures else 'not acknowledged within 60 s'}", settings))
     return counts
 
 

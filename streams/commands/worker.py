@@ -1,7 +1,10 @@
 """``leadscore worker``: one stream worker of the consumer group.
 
 Faust and the model are imported here, inside the command, so ``leadscore --help`` stays
-instant.
+instant. Before Faust starts, the command checks what would otherwise fail later and less
+clearly: the lookup API's exposure (``views.check_exposure``), that a broker answers with these
+credentials (``kafkaconfig.wait_for_brokers``: one line within LEADSCORE_KAFKA_CONNECT_TIMEOUT
+instead of a minute of silence and a traceback), and the model.
 """
 
 from __future__ import annotations
@@ -13,6 +16,13 @@ import os
 import sys
 
 from streams.commands.args import port
+from streams.kafkaconfig import (
+    KafkaUnavailable,
+    client_config,
+    redact,
+    redact_logs,
+    wait_for_brokers,
+)
 from streams.settings import get_settings
 
 
@@ -35,6 +45,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         os.environ["LEADSCORE_LOG_LEVEL"] = args.log_level
     get_settings.cache_clear()
     s = get_settings()
+    from streams.worker.views import check_exposure
+
+    check_exposure(s)
+    redact_logs(s)  # aiokafka's debug log would print a SASL PLAIN password
+    wait_for_brokers(s)
+    # Faust creates only the last level of its data directory.
+    s.state_dir.mkdir(parents=True, exist_ok=True)
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
 
@@ -43,8 +60,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     context.processor()
     # Before the consumer joins the group, so its first metadata has them
     # (streams/worker/changelog.py).
-    create_changelog_topics(s.kafka_bootstrap, context.tables.changelog_topic_names(),
-                            s.topic_partitions, app.conf.topic_replication_factor)
+    try:
+        create_changelog_topics(client_config(s), context.tables.changelog_topic_names(),
+                                s.topic_partitions, app.conf.topic_replication_factor)
+    except RuntimeError as exc:  # e.g. no Create permission, or a replication factor refused
+        raise KafkaUnavailable(redact(str(exc), s) + " (LEADSCORE_TOPIC_REPLICATION_FACTOR; "
+                               "README: Permissions)") from None
     sys.argv = ["leadscore", "worker", "-l", s.log_level,
                 "--web-host", s.web_host, "--web-port", str(s.web_port)]
     app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself

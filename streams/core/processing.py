@@ -49,6 +49,7 @@ from models.state import (
 )
 from schemas import DeadLetterRecord
 from schemas.fastpath import FastEvent, parse_event_fast
+from schemas.outputs import dead_letter_key
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
 from streams.core.messages import alert_bytes, factor, score_change_bytes
 from streams.core.partitioner import partition_for
@@ -371,7 +372,8 @@ class _Batch:
 
     def _dead_letter(self, msg: Message, dl: DeadLetterRecord) -> None:
         dl = dl.with_source(msg.topic, msg.partition, msg.offset)
-        self.result.outputs.append(Output(self.p.topics.deadletter, msg.key, dl.to_bytes()))
+        self.result.outputs.append(Output(self.p.topics.deadletter, dead_letter_key(msg.key),
+                                          dl.to_bytes()))
         self.counts[f"invalid:{msg.topic}:{dl.reason_code.value}"] += 1
 
     # ------------------------------------------------------------------ scoring

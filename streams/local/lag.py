@@ -3,16 +3,20 @@ tests wait on it; the worker's own view is the consumer-lag gauge in /metrics)."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class LagProbe:
     """Committed-offset lag of a consumer group, read with a consumer handle in the group that
     never subscribes (so it never joins). AdminClient.list_consumer_group_offsets crashed the
     process with SIGSEGV inside librdkafka 2.16 against Kafka 4.1 before the group existed."""
 
-    def __init__(self, bootstrap: str, group: str, topics: list[str]) -> None:
+    def __init__(self, client: Mapping[str, Any], group: str, topics: list[str]) -> None:
+        """``client``: the confluent-kafka configuration (streams.kafkaconfig.client_config)."""
         from confluent_kafka import Consumer, TopicPartition
 
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+        self.c = Consumer({**client, "group.id": group,
                            "enable.auto.commit": False, "log_level": 3})
         md = self.c.list_topics(timeout=10)
         self.tps = [TopicPartition(t, p) for t in topics for p in md.topics[t].partitions]

@@ -20,6 +20,7 @@ from typing import Any
 import faust
 from faust.worker import Worker
 
+from streams.kafkaconfig import faust_options
 from streams.settings import Settings, get_settings
 from streams.worker import tables as tables_
 from streams.worker import topics as topics_
@@ -56,18 +57,16 @@ class LeadscoreWorker(Worker):
         logger.setLevel(level)
 
 
-def broker_urls(bootstrap: str) -> list[str]:
-    """'h1:9092,h2:9092' -> ['kafka://h1:9092', 'kafka://h2:9092'] (Faust's URL form)."""
-    return [f"kafka://{hp.strip()}" for hp in bootstrap.split(",") if hp.strip()]
-
-
 def build_app(settings: Settings) -> LeadscoreApp:
     app = LeadscoreApp(
         settings.app_id,
-        broker=broker_urls(settings.kafka_bootstrap),
+        # The brokers and, unless PLAINTEXT, the credentials (SASL_SSL, mutual TLS).
+        **faust_options(settings),
         store="rocksdb://",
         datadir=str(settings.state_dir / f"worker-{settings.web_port}"),
         topic_partitions=settings.topic_partitions,
+        # Changelog and leader topics: 3 on a production cluster (Confluent Cloud demands it).
+        topic_replication_factor=settings.topic_replication_factor,
         web_host=settings.web_host,
         web_port=settings.web_port,
         canonical_url=(settings.canonical_url

@@ -14,16 +14,19 @@ standbys, and needs the topics in its metadata for that.)
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 
-def create_changelog_topics(bootstrap: str, names: list[str], partitions: int,
+def create_changelog_topics(client: Mapping[str, Any], names: list[str], partitions: int,
                             replication: int = 1, timeout: float = 60.0) -> None:
     """Create the compacted changelog topics Faust would create (an existing one is left as it
-    is), and wait until the broker's metadata lists their partitions."""
+    is), and wait until the broker's metadata lists their partitions. ``client`` is the
+    confluent-kafka configuration (:func:`streams.kafkaconfig.client_config`)."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
+    admin = AdminClient({**client, "log_level": 2})
     new = [NewTopic(n, partitions, replication, config={"cleanup.policy": "compact"})
            for n in names]
     for name, fut in admin.create_topics(new, request_timeout=timeout).items():

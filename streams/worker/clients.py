@@ -1,21 +1,16 @@
-"""The one place that builds Kafka client configuration for the worker's own clients.
+"""The hot path's librdkafka producer configuration.
 
-Faust's consumer and producer are configured through the app (``streams.worker.app``); the
-hot path's librdkafka producer is configured here. Connection settings live in
-:func:`client_config` alone, so that security settings (SASL, TLS) are added in one place
-for every client built from it.
+Connection and security settings come from :func:`streams.kafkaconfig.client_config`, the
+one place every Kafka client of the project takes them from; what is added here is what the
+hot path needs of a producer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from streams.kafkaconfig import client_config
 from streams.settings import Settings
-
-
-def client_config(settings: Settings) -> dict[str, Any]:
-    """What every librdkafka client needs to reach the brokers."""
-    return {"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3}
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -25,6 +20,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     partition its state lives on), batching and compression from the settings."""
     return {
         **client_config(settings),
+        "log_level": 3,
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",

@@ -10,11 +10,16 @@
   assignment knows every worker's canonical URL). 400 for a malformed id, 404 for an unknown
   lead, 503 while the partition has no owner (a rebalance), 401 without the bearer token when
   LEADSCORE_API_TOKEN is set.
+
+A worker that would serve lookups beyond loopback without a token refuses to start
+(:func:`check_exposure`): a lead's score, tier and reasons are customer data, and "0.0.0.0 in a
+container" would otherwise publish them to anyone who can reach the port.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +31,7 @@ from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from yarl import URL
 
+from models.errors import UsageError
 from streams.core.lookup import lead_score, valid_lead_id
 from streams.core.processing import partition_for
 from streams.core.record import lead_key
@@ -90,6 +96,30 @@ def consumer_lag(app: Any, settings: Settings) -> Iterator[tuple[str, int, int]]
             done = read[tp] + 1 if read.get(tp) is not None else 0
         yield tp.topic, tp.partition, max(0, int(high) - int(done))
 
+
+
+def is_loopback(host: str) -> bool:
+    """Only 127.0.0.0/8, ::1 and "localhost" count: an empty host, 0.0.0.0, :: or any other
+    name may be reachable from elsewhere."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse (one line, exit 2 from the CLI) to serve GET /leads beyond loopback without a
+    token, unless LEADSCORE_API_ALLOW_UNAUTHENTICATED says something else keeps others out."""
+    if (settings.api_token is not None or settings.api_allow_unauthenticated
+            or is_loopback(settings.web_host)):
+        return
+    raise UsageError(
+        f"LEADSCORE_WEB_HOST={settings.web_host} is not a loopback address and "
+        "LEADSCORE_API_TOKEN is not set, so anyone reaching port "
+        f"{settings.web_port} could read every lead's score: set LEADSCORE_API_TOKEN, or "
+        "LEADSCORE_API_ALLOW_UNAUTHENTICATED=true if the network already keeps others out")
 
 
 def authorized(settings: Settings, header: str | None) -> bool:

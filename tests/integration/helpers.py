@@ -80,7 +80,7 @@ def worker_process(env_overrides: dict[str, str], state_dir: Path,
 
 def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
     """Total lag of ``group`` on ``topics`` (None while the group has committed nothing)."""
-    probe = LagProbe(bootstrap, group, topics)
+    probe = LagProbe({"bootstrap.servers": bootstrap}, group, topics)
     try:
         return probe.lag()
     finally:

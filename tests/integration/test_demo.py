@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 
@@ -22,6 +23,10 @@ def test_demo_streams_scores_reports_latency_and_leaves_a_foreign_broker_running
            "LEADSCORE_APP_ID": f"{topic_prefix}-app",
            "LEADSCORE_STATE_DIR": str(tmp_path),
            "LEADSCORE_WEB_PORT": str(localkafka.free_port()),
+           "LEADSCORE_PAGER_GROUP": f"{topic_prefix}-pager",
+           "LEADSCORE_CRM_GROUP": f"{topic_prefix}-crm",
+           "LEADSCORE_TOPIC_PAGER_DEADLETTER": f"{topic_prefix}.alerts.deadletter",
+           "LEADSCORE_TOPIC_CRM_DEADLETTER": f"{topic_prefix}.changes.deadletter",
            **{f"LEADSCORE_TOPIC_{k.upper()}": f"{topic_prefix}.{k}" for k in
               ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
                "alerts", "deadletter")}}
@@ -48,5 +53,16 @@ def test_demo_streams_scores_reports_latency_and_leaves_a_foreign_broker_running
     assert int(changes.group(1).replace(",", "")) > 0
     assert int(latency.group(3).replace(",", "")) > 0, "latency measured on real score changes"
     assert "worker stopped" in out
+    # Downstream: the pager delivered the alerts to the demo's receiver, crm-sync kept the table.
+    alerts = re.search(r"alerts\s+([\d,]+)", out)
+    pages = re.search(r"pages delivered\s+([\d,]+)", out)
+    crm = re.search(r"CRM table\s+([\d,]+) leads", out)
+    assert alerts and pages and crm, detail
+    if int(alerts.group(1).replace(",", "")):
+        assert int(pages.group(1).replace(",", "")) > 0, detail
+        assert "the latest page:" in out and "score" in out.split("the latest page:")[1]
+    with sqlite3.connect(tmp_path / "crm.sqlite3") as db:
+        rows = db.execute("SELECT count(*), min(length(reasons)) FROM lead_scores").fetchone()
+    assert rows[0] == int(crm.group(1).replace(",", "")) > 0 and rows[1] > 0
     assert localkafka.port_in_use(int(port)), "the demo must not stop a broker it did not start"
     localkafka.wait_ready(kafka.bootstrap, timeout=10)

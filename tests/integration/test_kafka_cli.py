@@ -86,3 +86,21 @@ def test_topics_create_makes_what_is_missing_and_keeps_what_exists(kafka, topic_
     assert config["cleanup.policy"].value == "compact"
     bad = _cli(["topics", "create", "--replication-factor", "x"], env)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_worker_with_a_replication_factor_the_cluster_refuses_is_one_line(
+        kafka, small_model, topic_prefix, tmp_path):
+    """One broker cannot hold 3 replicas: the worker's changelog topics cannot be created,
+    and the worker says so in one line instead of a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    env.update(LEADSCORE_KAFKA_BOOTSTRAP=kafka.bootstrap, LEADSCORE_MODEL_DIR=str(small_model),
+               LEADSCORE_APP_ID=f"{topic_prefix}-app", LEADSCORE_STATE_DIR=str(tmp_path),
+               LEADSCORE_TOPIC_REPLICATION_FACTOR="3", LEADSCORE_WEB_PORT=str(free_port()))
+    res = _cli(["worker"], env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"leadscore worker: cannot create changelog topic {topic_prefix}")
+    assert "INVALID_REPLICATION_FACTOR" in lines[0]
+    assert lines[0].endswith("(LEADSCORE_TOPIC_REPLICATION_FACTOR; README: Permissions)")

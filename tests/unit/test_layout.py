@@ -20,16 +20,23 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "models": ("schemas",),
     "streams.core": ("models", "schemas"),
     "streams.settings": ("streams.core",),
+    # Kafka client configuration (both libraries) from settings; every Kafka client uses it.
+    "streams.kafkaconfig": ("streams.settings",),
     "streams.runtime": ("streams.core", "streams.settings", "models", "schemas"),
     "streams.local": ("streams.settings",),
-    "streams.worker": ("streams.core", "streams.runtime", "streams.settings", "models",
-                       "schemas"),
+    "streams.worker": ("streams.core", "streams.runtime", "streams.settings",
+                       "streams.kafkaconfig", "models", "schemas"),
+    "streams.integrations": ("streams.settings", "streams.kafkaconfig", "schemas"),
     "streams.commands": ("streams.core", "streams.runtime", "streams.settings",
-                         "streams.local", "streams.worker", "models", "schemas"),
+                         "streams.kafkaconfig", "streams.local", "streams.worker",
+                         "streams.integrations", "models", "schemas"),
     # bench.routes measures the worker's fetch hook against a confluent-kafka alternative.
     "streams.bench": ("streams.commands", "streams.core", "streams.runtime", "streams.local",
-                      "streams.settings", "streams.worker", "models", "schemas"),
-    "streams.cli": ("streams.commands", "streams.local", "models"),
+                      "streams.settings", "streams.kafkaconfig", "streams.worker", "models",
+                      "schemas"),
+    # The entry point turns settings and Kafka errors into one line.
+    "streams.cli": ("streams.commands", "streams.local", "streams.settings",
+                    "streams.kafkaconfig", "models"),
     "streams": (),  # the package's own __init__
 }
 

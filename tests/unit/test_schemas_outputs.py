@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,9 @@ from schemas import (
     ReasonCode,
     ScoreChange,
     alert_idempotency_key,
+    parse_event,
 )
+from schemas.outputs import DEAD_LETTER_MAX_ORIGINAL, dead_letter_key
 
 T = datetime(2026, 3, 2, 9, 29, 30, tzinfo=UTC)
 
@@ -110,3 +113,41 @@ def test_dead_letter_rejects_inconsistent_text() -> None:
     with pytest.raises(ValidationError):
         DeadLetterRecord(reason_code=ReasonCode.UNPARSEABLE_JSON, message="m",
                          original_b64="not base64!", failed_at=T)
+
+
+# The broker's default limit for one record (message.max.bytes 1048588, with batch overhead).
+BROKER_LIMIT = 1_000_000
+
+
+@pytest.mark.parametrize("size", [64_000, 450_000, 600_000, 1_040_000],
+                         ids=["64KB", "450KB", "600KB", "1MB"])
+@pytest.mark.parametrize("byte", [b"x", b"\x01", b"\xff"], ids=["ascii", "control", "not-utf8"])
+def test_a_dead_letter_always_fits_in_a_kafka_message(size: int, byte: bytes) -> None:
+    raw = byte * size
+    rec = parse_event(raw, now=T, max_bytes=1 << 30)
+    assert isinstance(rec, DeadLetterRecord)
+    wire = rec.to_bytes()
+    assert len(wire) < 0.7 * BROKER_LIMIT
+    back = DeadLetterRecord.from_bytes(wire)
+    assert back.original_size == size
+    assert back.original_sha256 == hashlib.sha256(raw).hexdigest()
+    assert back.original_truncated == (size > DEAD_LETTER_MAX_ORIGINAL)
+    assert back.original == raw[:DEAD_LETTER_MAX_ORIGINAL]
+    assert (back.original_text is not None) == (size <= 65536 and byte != b"\xff")
+
+
+def test_a_dead_letter_key_is_bounded_too() -> None:
+    assert dead_letter_key(b"lead-1") == b"lead-1" and dead_letter_key(None) is None
+    long = b"k" * 5000
+    assert dead_letter_key(long) == b"sha256:" + hashlib.sha256(long).hexdigest().encode()
+
+
+def test_a_small_dead_letter_keeps_everything_and_says_so() -> None:
+    rec = DeadLetterRecord.create(b"[1,2]", ReasonCode.NOT_AN_OBJECT, "m", failed_at=T)
+    assert (rec.original, rec.original_size, rec.original_truncated) == (b"[1,2]", 5, False)
+
+
+def test_a_dead_letter_that_lies_about_its_size_is_refused() -> None:
+    rec = DeadLetterRecord.create(b"[1,2]", ReasonCode.NOT_AN_OBJECT, "m", failed_at=T)
+    with pytest.raises(ValueError, match="original_size"):
+        DeadLetterRecord.model_validate({**rec.model_dump(mode="json"), "original_size": 9})

@@ -175,8 +175,10 @@ def test_bad_inputs_are_distinct_and_numerous() -> None:
     assert len(BAD_INPUTS) >= 40
     assert len({raw for _, raw, _ in BAD_INPUTS}) == len(BAD_INPUTS)
     assert len({name for name, _, _ in BAD_INPUTS}) == len(BAD_INPUTS)
-    # every reason an event can be rejected for is exercised, except the worker-bug one
-    assert {code for _, _, code in BAD_INPUTS} == set(ReasonCode) - {ReasonCode.NOT_BYTES}
+    # every reason bytes can be rejected for is exercised, except the worker-bug one, a null
+    # value (not bytes: tested below) and the pager's (delivery_failed is about an output)
+    not_input_rules = {ReasonCode.NOT_BYTES, ReasonCode.TOMBSTONE, ReasonCode.DELIVERY_FAILED}
+    assert {code for _, _, code in BAD_INPUTS} == set(ReasonCode) - not_input_rules
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(raw, code) for _, raw, code in BAD_INPUTS],
@@ -241,11 +243,19 @@ def test_unknown_property_fields_are_ignored_and_dropped() -> None:
     assert b"utm_source" not in result.to_bytes()
 
 
-@pytest.mark.parametrize("raw", ["not bytes", None, 42, ["a"]])
+@pytest.mark.parametrize("raw", ["not bytes", 42, ["a"]])
 def test_non_bytes_input_is_dead_lettered(raw: Any) -> None:
     result = parse_event(raw, now=NOW)
     assert isinstance(result, DeadLetterRecord)
     assert result.reason_code == R.NOT_BYTES
+
+
+def test_a_null_value_is_a_tombstone_not_a_worker_bug() -> None:
+    result = parse_event(None, now=NOW, source_topic="events.website", partition=1, offset=7)
+    assert isinstance(result, DeadLetterRecord)
+    assert result.reason_code == R.TOMBSTONE and "tombstone" in result.message
+    assert (result.source_topic, result.partition, result.offset) == ("events.website", 1, 7)
+    assert result.original == b"" and result.original_size == 0
 
 
 def test_bytearray_and_memoryview_are_accepted() -> None:
