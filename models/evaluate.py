@@ -7,7 +7,7 @@ separately, because a score is only calibrated for the population it is read on:
 - events: right after a significant event, which is when the worker scores and alerts;
 - uniform: at uniform times, a lead as it stands on an ordinary day.
 
-Each gets the issue-12 targets (see `models.metrics.check_targets`), score bands with 95%
+Each gets the quality targets (models/README.md, "Targets"), score bands with 95%
 intervals, the same split by lead age and by days since the last activity, tiers with
 intervals, gain/lift against the old rules score and, when the events come from a generator
 that knows them (`--truth`, by default FILE.truth.jsonl if it exists), the comparison with
@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,15 @@ from models.metrics import check_targets, gain_curve, reliability, score_bands, 
 from models.report import render
 from models.rules import rules_score
 from models.scoring import Scorer
-from models.snapshots import EVENT, UNIFORM, SnapshotConfig, Snapshots, build, read_events
+from models.snapshots import (
+    EVENT,
+    UNIFORM,
+    EventLog,
+    SnapshotConfig,
+    Snapshots,
+    build,
+    read_events,
+)
 
 POPULATIONS = (
     ("events", EVENT, "at significant events: what the worker scores and alerts on"),
@@ -60,8 +68,8 @@ def _strata(col: np.ndarray, p: np.ndarray, y: np.ndarray, truth: np.ndarray | N
 
 
 def _population(scorer: Scorer, p: np.ndarray, score: np.ndarray, X: np.ndarray,
-                y: np.ndarray, truth: np.ndarray | None, stages: list[str] | None
-                ) -> dict[str, Any]:
+                y: np.ndarray, truth: np.ndarray | None, stages: list[str] | None,
+                ranking: bool) -> dict[str, Any]:
     yf = y.astype(np.float64)
     rules = rules_score(X, scorer.names)
     m = summarise(p, yf, score, rules, scorer.hot, scorer.warm, truth)
@@ -88,7 +96,7 @@ def _population(scorer: Scorer, p: np.ndarray, score: np.ndarray, X: np.ndarray,
                              "truth": float(np.nanmean(truth[sm])),
                              "observed": float(yf[sm].mean())})
         m["truth"]["by_hidden_stage"] = by_stage
-    m["targets"] = check_targets(m)
+    m["targets"] = check_targets(m, ranking)
     return m
 
 
@@ -119,7 +127,8 @@ def evaluate_snapshots(scorer: Scorer, snaps: Snapshots, truth: np.ndarray | Non
         pm = _population(scorer, b.probability[sel], b.score[sel], snaps.X[sel], snaps.y[sel],
                          None if truth is None else truth[sel],
                          None if stages is None else [s for s, k in zip(stages, sel,
-                                                                         strict=True) if k])
+                                                                         strict=True) if k],
+                         ranking=kind == UNIFORM)
         pm["description"] = desc
         m["populations"][name] = pm
     conv = (snaps.y == 1) & np.isfinite(snaps.value)
@@ -162,8 +171,14 @@ def write_outputs(out_dir: str | Path, metrics: dict[str, Any],
     return out / "report.html"
 
 
+AlertWeek = Callable[[Scorer, EventLog], dict[str, Any]]
+
+
 def run(model_dir: str, events_path: str, out_dir: str, newest: float = 1.0,
-        progress: bool = True, truth_path: str | None = None) -> dict[str, Any]:
+        progress: bool = True, truth_path: str | None = None,
+        alert_week: AlertWeek | None = None) -> dict[str, Any]:
+    """Evaluate; `alert_week` (given by `leadscore evaluate`, which owns the alert rules)
+    adds a simulated week of alerts to the figures and the report."""
     if not 0 < newest <= 1:
         raise UsageError("--newest must be in (0, 1]")
     scorer = artifact.load(model_dir)
@@ -179,6 +194,8 @@ def run(model_dir: str, events_path: str, out_dir: str, newest: float = 1.0,
     m["evaluated_on"] = (f"{events_path}: newest {newest:.0%} of labelled snapshots"
                          if newest < 1 else f"{events_path}: all labelled snapshots")
     m["truth_file"] = tpath
+    if alert_week is not None:
+        m["alerts"] = alert_week(scorer, log)
     m["report"] = str(write_outputs(out_dir, m, {"reading": log.summary(),
                                                  "snapshots": int(len(snaps.y))}))
     return m

@@ -269,6 +269,33 @@ def _population(name: str, pm: dict[str, Any], hot: int, warm: int) -> str:
     return "\n".join(parts)
 
 
+def _alerts(a: dict[str, Any]) -> str:
+    """A simulated week of alerts for a team of reps (computed by `leadscore evaluate`)."""
+    pr, pk, n = a["per_rep_day"], a["paged_leads"], a["alerts"]
+    ev = a.get("paging_every_spike_and_decline", {})
+    rows = [("Week", f"{a['week']['start'][:10]} to {a['week']['end'][:10]}"),
+            ("Reps (leads spread by a hash of their id)", a["reps"]),
+            ("Leads scored in the week", a["leads_scored"]),
+            ("Spikes and declines page from tier", a["policy"]["page_from"]),
+            ("Alerts: entered Hot / spike / decline",
+             f"{n['entered_tier']:,} / {n['spike']:,} / {n['decline']:,}"),
+            ("Alerts per rep per day: mean / median / p90 / worst rep-day",
+             f"{pr['mean']:.1f} / {pr['p50']:.0f} / {pr['p90']:.0f} / {pr['max']:.0f}"),
+            (f"Worst rep-day within the budget of {pr['budget']}", pr["within_budget"]),
+            ("Paging every spike and decline instead: per rep per day, mean / worst",
+             f"{ev.get('mean', math.nan):.1f} / {ev.get('max', math.nan):.0f}"),
+            ("Share of all scored leads converting within the label window",
+             a.get("scored_leads_converting"))]
+    for k, name in (("entered_tier", "entered Hot"), ("spike", "spike"),
+                    ("decline", "decline"), ("any", "any page")):
+        d = pk[k]
+        rows.append((f"Paged leads converting within the label window: {name}",
+                     f"{d['share']:.1%} of {d['leads']:,}" if d["share"] is not None
+                     else "none paged"))
+    return "<h2>Alerts a rep can work: a simulated week</h2>" + _table(("figure", "value"),
+                                                                       rows)
+
+
 def _targets_table(targets: Sequence[dict[str, Any]]) -> str:
     rows = []
     for t in targets:
@@ -295,6 +322,7 @@ def render(m: dict[str, Any], summary: dict[str, Any] | None = None,
                         ("method", "CV log-loss", "CV Brier", "worst Warm/Hot band excess"),
                         [(k, v["log_loss"], v["brier"], v["top_band_excess"])
                          for k, v in sel["methods"].items()]))
+    alerts_html = _alerts(m["alerts"]) if m.get("alerts") else ""
     imp = m.get("plots", {}).get("importance", [])[:20]
     imp_chart = bar_chart("Feature importance (total gain, top 20)", "gain share", "",
                           [n for n, _ in imp], [v for _, v in imp], "{:.1%}", horizontal=True)
@@ -311,6 +339,7 @@ evaluated on: {html.escape(m.get('evaluated_on', ''))}. Label:
 {html.escape(str(m.get('label', '')))}.{' True probabilities: ' + html.escape(truth) + '.'
                                          if truth else ''}</p>
 {''.join(sections)}
+{alerts_html}
 {cal_html}
 <h2>Features</h2><div class="plots">{imp_chart}</div>
 {extra}</body></html>"""

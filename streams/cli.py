@@ -35,13 +35,22 @@ def _model_command(name: str, module: str, help_: str) -> Registrar:
 
 def _registrars() -> list[Registrar]:
     """Subcommands, in --help order. Modules that own a command provide add_arguments()."""
-    from streams.commands import crmsync, demo, kafka, pager, produce, replay, topics, worker
+    from streams.commands import (
+        crmsync,
+        demo,
+        evaluate,
+        kafka,
+        pager,
+        produce,
+        replay,
+        topics,
+        worker,
+    )
 
     return [
         crmsync.add_arguments,
         demo.add_arguments,
-        _model_command("evaluate", "models.evaluate",
-                       "metrics and an HTML report for a model on an event file"),
+        evaluate.add_arguments,
         kafka.add_arguments,
         pager.add_arguments,
         produce.add_arguments,
