@@ -263,7 +263,7 @@ def emit_lead(em: Emitter, path: list[tuple[float, int]], t_end: float) -> None:
     else:
         form = ("contact", "newsletter", "gated_content")[int(rng.integers(3))]
         em.add(c, "form_submit", "web", {"form_id": form, "form_name": form.replace("_", " ")})
-    if rng.random() < 0.88:  # enrichment lands shortly after the lead exists
+    if rng.random() < 0.95:  # enrichment lands shortly after the lead exists
         em.add(c + float(rng.uniform(0.001, 0.3)), "profile_update", "profile", _profile(em))
     product = lead.plg
     demoed = False
@@ -274,8 +274,8 @@ def emit_lead(em: Emitter, path: list[tuple[float, int]], t_end: float) -> None:
         if stage == CV:
             break
         si = stage if stage in OPEN else 5  # emission tables: index 5 = lost
-        # A deal with budget behind it brings a bigger buying committee and more replies.
-        bud = math.exp(0.5 * lead.budget) if stage == DE else 1.0
+        # Budget behind a project shows as a bigger team in the trial and more replies.
+        bud = math.exp(0.5 * lead.budget) if stage in (EV, DE) else 1.0
         for t in em.times(SESSIONS[si] * act, start, end):
             _session(em, float(t), stage, None, end)
         for t in em.times(DOWNLOADS[si] * act, start, end):
