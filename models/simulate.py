@@ -16,6 +16,9 @@ Realism extras: anonymous visits before identification (linked later by `identif
 bot-like noise leads, duplicated records, a small share of malformed lines (which
 `schemas.parse_event` must reject), and a few late-arriving lines out of order.
 The file is grouped by lead (each lead's lines roughly in time order), not globally sorted.
+
+`leadscore simulate --generator journey` writes the second, separately written population
+instead (`models.journey`), with each lead's true probabilities.
 """
 
 from __future__ import annotations
