@@ -31,7 +31,7 @@ def _sy(y: float, y0: float, y1: float, h: float = H) -> float:
 
 
 def _axes(title: str, xlabel: str, ylabel: str, x0: float, x1: float, y0: float, y1: float,
-          fmt: str = "{:.2g}", w: float = W, h: float = H) -> list[str]:
+          fmt: str = "{:.2g}", w: float = W, h: float = H, xticks: bool = True) -> list[str]:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'font-family="sans-serif" font-size="11">',
            f'<text x="{w / 2}" y="16" text-anchor="middle" font-size="13" '
@@ -44,8 +44,9 @@ def _axes(title: str, xlabel: str, ylabel: str, x0: float, x1: float, y0: float,
     for k in range(5):
         xv = x0 + (x1 - x0) * k / 4
         yv = y0 + (y1 - y0) * k / 4
-        out.append(f'<text x="{_sx(xv, x0, x1, w):.1f}" y="{h - PAD + 14}" '
-                   f'text-anchor="middle">{fmt.format(xv)}</text>')
+        if xticks:
+            out.append(f'<text x="{_sx(xv, x0, x1, w):.1f}" y="{h - PAD + 14}" '
+                       f'text-anchor="middle">{fmt.format(xv)}</text>')
         out.append(f'<text x="{PAD - 4}" y="{_sy(yv, y0, y1, h) + 4:.1f}" '
                    f'text-anchor="end">{fmt.format(yv)}</text>')
         out.append(f'<line x1="{PAD}" y1="{_sy(yv, y0, y1, h):.1f}" x2="{w - PAD}" '
@@ -109,9 +110,11 @@ def reliability_chart(title: str, bands: Sequence[dict[str, Any]], w: float = W,
     if pts:
         out.append(f'<polyline fill="none" stroke="{COLORS[0]}" stroke-width="1" '
                    f'points="{" ".join(pts)}"/>')
-    legend = "&#9679; observed, 95% interval, rows"
+    small = w < W
+    legend = "&#9679; observed &#177;95%" if small else "&#9679; observed, 95% interval, rows"
     if any(b.get("truth") is not None for b in bands):
-        legend += f' <tspan fill="{COLORS[1]}">&#9633; mean true probability</tspan>'
+        legend += (f' <tspan fill="{COLORS[1]}">&#9633; '
+                   f'{"truth" if small else "mean true probability"}</tspan>')
     out.append(f'<text x="{PAD + 6}" y="{PAD + 4}" font-size="10">{legend}</text></svg>')
     return "\n".join(out)
 
@@ -139,7 +142,7 @@ def bar_chart(title: str, xlabel: str, ylabel: str, labels: Sequence[str],
             out.append(f'<text x="{left + wd + 4:.1f}" y="{top + 13}">{fmt.format(v)}</text>')
         out.append(f'<text x="{left}" y="{h - 10}">{html.escape(xlabel)}</text></svg>')
         return "\n".join(out)
-    out = _axes(title, xlabel, ylabel, 0, 1, 0, vmax * 1.1)
+    out = _axes(title, xlabel, ylabel, 0, 1, 0, vmax * 1.1, xticks=False)
     n = max(1, len(labels))
     bw = (W - 2 * PAD) / n
     for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
