@@ -15,7 +15,9 @@ Two populations of snapshot times, because calibration depends on WHEN a lead is
   with the event itself folded in, which is exactly when the worker re-scores and alerts.
   A lead that is busy all day would otherwise dominate, so each lead contributes at most
   one per UTC day (one of that day's significant events, picked by a hash so the choice is
-  deterministic) and at most `max_event_per_lead` days (evenly spread over its life).
+  deterministic) and at most its first `max_event_per_lead` such days. Which rows are kept
+  must never depend on the future: spreading the kept days over a lead's life (which ends at
+  its conversion) once biased the labels upward for busy leads.
 
 Each lead's events are replayed once, in time order, emitting vectors as the replay crosses
 snapshot times, so building the data set costs one fold per event plus one `features` call
@@ -224,9 +226,10 @@ def _event_times(lead_id: str, items: list[tuple[float, int, Any]], types: froze
         if (isinstance(it, Obs) and start <= t < stop
                 and (it.type in types or (it.type == "page_view" and it.sub in pages))):
             by_day[int(t // DAY)].append(t)
-    days = sorted(by_day)
-    if len(days) > cap:
-        days = [days[int(i)] for i in np.linspace(0, len(days) - 1, cap).round()]
+    # The first `cap` days, never a spread over the lead's whole life: how a life is spread
+    # depends on when it ends (a conversion), and always keeping the last active day before
+    # a conversion made busy leads' labels look better than their state warranted.
+    days = sorted(by_day)[:cap]
     out = []
     for d in days:
         ts = by_day[d]

@@ -148,3 +148,20 @@ def test_week_points_after_significant_events_and_daily_when_idle() -> None:
         (25, IDLE, 2), (49, IDLE, 2),  # a day of silence after the login, then daily
         (72, "L1-e2", 3),           # the pricing visit
         (96, IDLE, 3)]
+
+
+def test_which_event_snapshots_are_kept_never_depends_on_the_future() -> None:
+    """A busy lead's event snapshots are capped; the kept days must not depend on whether
+    (or when) the lead later converts, or the labels of the kept rows are biased."""
+    daily = [_pricing(i, T0 + i * DAY + 3600) for i in range(60)]
+    tail = [_event(99, "login", T0 + 200 * DAY)]
+    cfg = FeatureConfig()
+    scfg = SnapshotConfig(label_days=10, max_event_per_lead=20)
+    open_ = build(_log(daily + tail), cfg, scfg)
+    won = build(_log([*daily, _event(98, "converted", T0 + 45 * DAY, deal_value=1000.0,
+                                     currency="USD"), *tail]), cfg, scfg)
+    kept_open = open_.at[open_.kind == EVENT]
+    kept_won = won.at[won.kind == EVENT]
+    assert len(kept_open) == 20
+    np.testing.assert_array_equal(kept_won, kept_open)  # same days, converted or not
+    assert won.y[won.kind == EVENT].sum() == 0  # all 20 are more than 10 days before it
