@@ -1,14 +1,32 @@
-"""Map the booster's raw log-odds to calibrated probabilities: isotonic or Platt.
+"""Map the booster's raw log-odds to calibrated probabilities, right across the range.
 
-WHY choose on data: isotonic is more flexible but steppy and needs many positives; Platt
-(a logistic fit on the raw score) is smooth and robust when positives are few. We fit both
-with 5-fold cross-validation inside the calibration fold, keep the one with the lower Brier
-score (a proper scoring rule that, unlike log-loss, does not explode on isotonic's
-exact-zero plateaus), then refit it on the whole calibration fold.
+The score is a promise ("80" = four in five such leads convert), and the leads that matter
+most are the few at the top, so the method must not flatten the top. Candidates:
+
+- platt: a logistic fit on the raw score (two parameters). Smooth and robust, but a single
+  slope: when the booster's log-odds are not linear in the truth it compresses the top.
+- beta: logit p = a*ln(s) - b*ln(1-s) + c with s = sigmoid(raw) (Kull et al. 2017); three
+  parameters, each tail gets its own slope.
+- spline: logit p linear in the raw score between knots placed at quantiles of the raw score
+  of the positives (so the knots sit where conversions happen, most of them high); Platt is
+  the no-knot case. Fitted by lightly penalised logistic regression, monotone by
+  construction (a knot whose segment would slope down is dropped and the fit repeated).
+- isotonic: monotone steps on bins that each hold at least `min_class` conversions and
+  `min_class` non-conversions, interpolated in log-odds. Bins sized by both classes keep
+  every knot an honest rate without averaging the top few hundred leads into the rows below.
+
+Choice, on held-out data: 5-fold cross-validation inside the calibration fold gives each
+method's out-of-fold probabilities. A method is admissible when every 10-point score band
+from 50 up (Warm and Hot, the bands a rep acts on) with at least 20 rows is within the
+larger of 0.05 and two binomial standard errors of its observed conversion rate; among
+admissible methods the lowest log-loss (a proper score, probabilities clipped at 1e-6 so
+isotonic plateaus at 0 or 1 stay finite) wins. If none is admissible, the smallest worst
+top-band error wins. The winner is refitted on the whole calibration fold.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,75 +34,193 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+METHODS = ("platt", "beta", "spline", "isotonic")
+EPS = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
 
 @dataclass
 class Calibrator:
-    method: str  # "platt" | "isotonic"
-    a: float = 1.0  # platt: p = sigmoid(a * raw + b)
+    method: str  # one of METHODS
+    a: float = 1.0  # platt: p = sigmoid(a * raw + b); beta: see module doc (c in `b`)
     b: float = 0.0
-    x: tuple[float, ...] = ()  # isotonic knots (raw score -> probability), linear in between
-    y: tuple[float, ...] = ()
+    x: tuple[float, ...] = ()  # isotonic knots (raw -> probability); spline knots (raw)
+    y: tuple[float, ...] = ()  # isotonic probabilities; spline slope changes at the knots
+    c: float = 0.0  # beta: coefficient of -ln(1-s)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         raw = np.asarray(raw, dtype=np.float64)
         if self.method == "platt":
-            return 1.0 / (1.0 + np.exp(-(self.a * raw + self.b)))
-        return np.interp(raw, np.asarray(self.x), np.asarray(self.y))
+            return _sigmoid(self.a * raw + self.b)
+        if self.method == "beta":
+            # ln s = -softplus(-raw); ln(1 - s) = -softplus(raw)
+            return _sigmoid(-self.a * _softplus(-raw) + self.c * _softplus(raw) + self.b)
+        if self.method == "spline":
+            z = self.a * raw + self.b
+            for k, d in zip(self.x, self.y, strict=True):
+                z = z + d * np.maximum(raw - k, 0.0)
+            return _sigmoid(z)
+        # isotonic: interpolate in log-odds between knots, flat beyond the end knots
+        return _sigmoid(np.interp(raw, np.asarray(self.x), _logit(np.asarray(self.y))))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "a": self.a, "b": self.b, "x": list(self.x),
-                "y": list(self.y)}
+        return {"method": self.method, "a": self.a, "b": self.b, "c": self.c,
+                "x": list(self.x), "y": list(self.y)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibrator:
-        if d["method"] not in ("platt", "isotonic"):
+        if d["method"] not in METHODS:
             raise ValueError(f"unknown calibrator {d['method']!r}")
-        return cls(d["method"], float(d["a"]), float(d["b"]), tuple(d["x"]), tuple(d["y"]))
+        return cls(d["method"], float(d["a"]), float(d["b"]), tuple(d["x"]), tuple(d["y"]),
+                   float(d.get("c", 0.0)))
+
+
+def _logistic(cols: np.ndarray, y: np.ndarray, c: float = 1e4) -> tuple[np.ndarray, float]:
+    lr = LogisticRegression(C=c, max_iter=2000)
+    lr.fit(cols, y)
+    return lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    lr = LogisticRegression(C=1e6, max_iter=1000)
-    lr.fit(raw.reshape(-1, 1), y)
-    return Calibrator("platt", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
+    coef, icpt = _logistic(raw.reshape(-1, 1), y, 1e6)
+    return Calibrator("platt", a=float(coef[0]), b=icpt)
 
 
-def fit_isotonic(raw: np.ndarray, y: np.ndarray, min_bin: int = 200) -> Calibrator:
-    """Isotonic regression on quantile bins of >= `min_bin` rows, interpolated between bins.
+def fit_beta(raw: np.ndarray, y: np.ndarray) -> Calibrator:
+    cols = np.column_stack([-_softplus(-raw), _softplus(raw)])
+    coef, icpt = _logistic(cols, y, 1e6)
+    a, c = float(coef[0]), float(coef[1])
+    if a < 0 or c < 0:  # a negative tail slope would not be monotone: fall back to Platt
+        return fit_platt(raw, y)
+    return Calibrator("beta", a=a, b=icpt, c=c)
 
-    WHY binned: plain isotonic puts a plateau at exactly 1.0 (or 0.0) over the handful of
-    highest-scored rows when they happen to be positives, which would promise a 100% Hot
-    lead on a sample of three. Bins of a few hundred rows keep every knot an honest rate.
-    """
+
+def fit_spline(raw: np.ndarray, y: np.ndarray, knots: int = 5, min_pos: int = 30
+               ) -> Calibrator:
+    """Linear spline in log-odds; knots at quantiles of the positives' raw scores, spaced
+    so that at least `min_pos` positives lie above each knot."""
+    pos = np.sort(raw[y == 1])
+    n_knots = int(min(knots, len(pos) // min_pos - 1))
+    ks: list[float] = []
+    if n_knots > 0:
+        qs = np.linspace(0, 1, n_knots + 2)[1:-1]
+        ks = sorted(set(np.quantile(pos, qs).round(6).tolist()))
+    scale = float(raw.std()) or 1.0
+    while True:
+        cols = np.column_stack([raw] + [np.maximum(raw - k, 0.0) for k in ks]) / scale
+        coef, icpt = _logistic(cols, y)
+        coef = coef / scale
+        slopes = np.cumsum(coef)
+        if np.all(slopes > 0) or not ks:
+            break
+        ks.pop(int(np.argmin(slopes[1:])))  # drop the knot whose segment turns down
+    if not ks or slopes[0] <= 0:
+        return fit_platt(raw, y)
+    return Calibrator("spline", a=float(coef[0]), b=icpt, x=tuple(ks),
+                      y=tuple(float(v) for v in coef[1:]))
+
+
+def fit_isotonic(raw: np.ndarray, y: np.ndarray, min_class: int = 25, min_bin: int = 50
+                 ) -> Calibrator:
+    """Isotonic regression on bins of consecutive raw scores, each closed once it holds
+    `min_class` positives and `min_class` negatives (and `min_bin` rows); a short last bin
+    joins its neighbour. WHY: plain isotonic puts a plateau at exactly 1.0 (or 0.0) over
+    the handful of highest-scored rows when they happen to be positives, promising a 100%
+    Hot lead on a sample of three; fixed-size bins of a few hundred rows instead average the
+    top with the rows below it. Bins sized by both classes avoid both."""
     order = np.argsort(raw, kind="stable")
-    n_bins = max(1, len(raw) // min_bin)
-    bins = [b for b in np.array_split(order, n_bins) if len(b)]
-    bx = np.array([raw[b].mean() for b in bins])
-    by = np.array([y[b].mean() for b in bins])
-    bw = np.array([len(b) for b in bins], dtype=np.float64)
+    ys = y[order]
+    bins: list[tuple[int, int]] = []
+    start = npos = 0
+    for i in range(len(ys)):
+        npos += int(ys[i])
+        n = i + 1 - start
+        if npos >= min_class and n - npos >= min_class and n >= min_bin:
+            bins.append((start, i + 1))
+            start, npos = i + 1, 0
+    if start < len(ys):
+        if bins:
+            bins[-1] = (bins[-1][0], len(ys))
+        else:
+            bins.append((start, len(ys)))
+    rs = raw[order]
+    bx = np.array([rs[a:b].mean() for a, b in bins])
+    by = np.array([ys[a:b].mean() for a, b in bins])
+    bw = np.array([b - a for a, b in bins], dtype=np.float64)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
     fy = iso.fit_transform(bx, by, sample_weight=bw)
     return Calibrator("isotonic", x=tuple(float(v) for v in bx), y=tuple(float(v) for v in fy))
 
 
-FITTERS = {"platt": fit_platt, "isotonic": fit_isotonic}
+FITTERS: dict[str, Callable[[np.ndarray, np.ndarray], Calibrator]] = {
+    "platt": fit_platt, "beta": fit_beta, "spline": fit_spline, "isotonic": fit_isotonic}
+
+
+def band_errors(p: np.ndarray, y: np.ndarray, lo: int = 50, min_rows: int = 20
+                ) -> list[dict[str, float]]:
+    """Per 10-point score band from `lo` up: rows, mean predicted, observed, and the excess
+    of |predicted - observed| over max(0.05, 2 binomial standard errors)."""
+    score = np.rint(100 * p)
+    out = []
+    for b in range(lo, 100, 10):
+        m = (score >= b) & (score < (b + 10 if b < 90 else 101))
+        n = int(m.sum())
+        if n < min_rows:
+            continue
+        pm, ob = float(p[m].mean()), float(y[m].mean())
+        tol = max(0.05, 2 * np.sqrt(max(pm * (1 - pm), 1e-4) / n))
+        out.append({"band": b, "rows": n, "predicted": pm, "observed": ob,
+                    "excess": max(0.0, abs(pm - ob) - tol)})
+    return out
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, EPS, 1 - EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def choose(raw: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
-           method: str = "auto") -> tuple[Calibrator, dict[str, float]]:
-    """Cross-validated Brier score of each method on the calibration fold; refit the best."""
+           method: str = "auto") -> tuple[Calibrator, dict[str, Any]]:
+    """Pick (or, with `method`, just fit) the calibrator; returns it and the CV report."""
     if method != "auto":
-        return FITTERS[method](raw, y), {}
+        return FITTERS[method](raw, y), {"chosen": method, "by": "configured"}
     rng = np.random.default_rng(seed)
     fold_of = rng.integers(0, folds, len(y))
-    scores: dict[str, float] = {}
+    report: dict[str, Any] = {"methods": {}}
     for name, fit in FITTERS.items():
-        sq = 0.0
+        oof = np.full(len(y), np.nan)
         for k in range(folds):
             tr, te = fold_of != k, fold_of == k
-            if y[tr].min() == y[tr].max():
+            if y[tr].min() == y[tr].max() or not te.any():
                 continue
-            p = fit(raw[tr], y[tr])(raw[te])
-            sq += float(((p - y[te]) ** 2).sum())
-        scores[name] = sq / len(y)
-    best = min(scores, key=lambda k: scores[k])
-    return FITTERS[best](raw, y), scores
+            oof[te] = fit(raw[tr], y[tr])(raw[te])
+        ok = ~np.isnan(oof)
+        bands = band_errors(oof[ok], y[ok])
+        report["methods"][name] = {
+            "log_loss": log_loss(oof[ok], y[ok]),
+            "brier": float(np.mean((oof[ok] - y[ok]) ** 2)),
+            "top_band_excess": max((b["excess"] for b in bands), default=0.0),
+            "top_bands": bands,
+        }
+    ms = report["methods"]
+    admissible = [n for n in ms if ms[n]["top_band_excess"] == 0.0]
+    if admissible:
+        best = min(admissible, key=lambda n: ms[n]["log_loss"])
+        report["by"] = "lowest CV log-loss among methods whose Warm/Hot bands are reliable"
+    else:
+        best = min(ms, key=lambda n: (ms[n]["top_band_excess"], ms[n]["log_loss"]))
+        report["by"] = "no method had reliable Warm/Hot bands: smallest band error"
+    report["chosen"] = best
+    return FITTERS[best](raw, y), report

@@ -16,6 +16,9 @@ Realism extras: anonymous visits before identification (linked later by `identif
 bot-like noise leads, duplicated records, a small share of malformed lines (which
 `schemas.parse_event` must reject), and a few late-arriving lines out of order.
 The file is grouped by lead (each lead's lines roughly in time order), not globally sorted.
+
+`leadscore simulate --generator journey` writes the second, separately written population
+instead (`models.journey`), with each lead's true probabilities.
 """
 
 from __future__ import annotations
@@ -208,10 +211,10 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
     demo_day = int(first_demo[0]) if first_demo.size else -1
     deal = False  # a deal that will be won: the buying team shows up in the product
     if 0 <= demo_day < conv_day:
-        win = float(_sigmoid(-5.5 + 1.7 * z[demo_day] + 0.8 * fit))
+        win = float(_sigmoid(-4.5 + 1.7 * z[demo_day] + 0.8 * fit))
         if rng.random() < win:
-            deal = True
-            conv_day = min(conv_day, demo_day + 1 + int(rng.gamma(2.0, 5.0)))
+            deal = True  # procurement takes two to five weeks
+            conv_day = min(conv_day, demo_day + 7 + int(rng.gamma(3.0, 4.0)))
     dq_day = horizon
     if fit < 0.0:
         hits = np.flatnonzero(rng.random(horizon) < 0.004)
@@ -297,7 +300,7 @@ def simulate_lead(w: Writer, rng: np.random.Generator, i: int, days: int, seed: 
                   {"method": "email"}, lead)
         if signed_up:
             _product(w, rng, day, lead, zd, float(act[d]), d == 0 and plg)
-        if deal and d > demo_day and rng.random() < 0.3:
+        if deal and d > demo_day and rng.random() < 0.5:
             if not signed_up:
                 signed_up = True
                 w.add("signup", "product", day + 0.1, lead, None, {"method": "sso"}, lead)
@@ -435,18 +438,33 @@ def _bar(done: int, total: int, lines: int) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--generator", choices=("intent", "journey"), default="intent",
+                   help="intent (default): this module's hidden intent process; journey: the "
+                   "buying-stage generator (models.journey), which also writes the true "
+                   "probabilities to OUT.truth.jsonl (or --truth)")
     p.add_argument("--leads", type=int, required=True, help="number of leads")
     p.add_argument("--days", type=int, required=True, help="length of history in days")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", required=True, help="output JSON-lines file")
     p.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1),
                    help="first day of history (YYYY-MM-DD, UTC)")
+    p.add_argument("--truth", default=None,
+                   help="journey only: where to write the true probabilities")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    stats = run(args.leads, args.days, args.seed, args.out, progress=not args.no_progress,
-                start=args.start)
+    if args.generator == "journey":
+        from models import journey
+
+        stats: dict[str, Any] = journey.run(args.leads, args.days, args.seed, args.out,
+                                            args.truth, progress=not args.no_progress,
+                                            start=args.start)
+    elif args.truth:
+        raise UsageError("--truth needs --generator journey (this generator has no truth)")
+    else:
+        stats = run(args.leads, args.days, args.seed, args.out, progress=not args.no_progress,
+                    start=args.start)
     print(orjson.dumps(stats).decode())
     return 0
 

@@ -7,6 +7,18 @@ and `merge` the worker uses), `features(state, S)`, and label = converted in [S,
 Leads already converted or disqualified at S are excluded; snapshots whose label window runs
 past the end of the data are censored (unknown label) and dropped.
 
+Two populations of snapshot times, because calibration depends on WHEN a lead is scored:
+
+- uniform: every `every_days` from the lead's first event (a random phase per lead), the
+  lead as a rep or the CRM sees it on an ordinary day;
+- events: right after a significant event (the worker's default list, `SIGNIFICANT_EVENTS`),
+  with the event itself folded in, which is exactly when the worker re-scores and alerts.
+  A lead that is busy all day would otherwise dominate, so each lead contributes at most
+  one per UTC day (one of that day's significant events, picked by a hash so the choice is
+  deterministic) and at most its first `max_event_per_lead` such days. Which rows are kept
+  must never depend on the future: spreading the kept days over a lead's life (which ends at
+  its conversion) once biased the labels upward for busy leads.
+
 Each lead's events are replayed once, in time order, emitting vectors as the replay crosses
 snapshot times, so building the data set costs one fold per event plus one `features` call
 per snapshot.
@@ -36,12 +48,41 @@ from models.state import DAY, LeadState, Obs, fold_into, id_hash, merge, observe
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
+# The worker's default significant events (streams' LEADSCORE_SIGNIFICANT_EVENTS): a type, or
+# page_view:<page_category>. Kept here so training can snapshot the population the worker
+# scores; the worker's default is this same tuple.
+SIGNIFICANT_EVENTS: tuple[str, ...] = (
+    "page_view:pricing", "page_view:competitor_comparison", "page_view:case_study",
+    "demo_request", "form_submit", "content_download", "trial_started", "signup",
+    "email_click", "email_reply", "email_unsubscribe", "integration_connected",
+    "teammate_invited", "support_ticket", "profile_update", "identify", "lost",
+)
+UNIFORM, EVENT = 0, 1  # Snapshots.kind
+
+
 @dataclass(frozen=True)
 class SnapshotConfig:
     label_days: float = 30.0  # label = converted within this many days after the snapshot
     every_days: float = 7.0  # one snapshot per lead per this many days (random phase per lead)
     max_idle_days: float = 120.0  # skip snapshots of leads silent for longer than this
     max_per_lead: int = 40
+    at_events: bool = True  # also snapshot right after significant events (see module doc)
+    max_event_per_lead: int = 40
+    significant: tuple[str, ...] = SIGNIFICANT_EVENTS
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SnapshotConfig:
+        """From an artifact manifest (JSON lists back to tuples; absent fields default)."""
+        kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw)
+
+    def matcher(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(event types, page categories) that count as significant."""
+        types, pages = set(), set()
+        for sel in self.significant:
+            name, _, cat = sel.partition(":")
+            (pages.add(cat) if cat else types.add(name))
+        return frozenset(types), frozenset(pages)
 
 
 @dataclass
@@ -147,6 +188,13 @@ class Snapshots:
     at: np.ndarray  # snapshot time (epoch seconds)
     lead: np.ndarray  # index into `lead_ids`
     lead_ids: list[str]
+    kind: np.ndarray  # int8: UNIFORM or EVENT
+
+    def take(self, mask: np.ndarray) -> Snapshots:
+        """The rows where `mask` is true (lead ids shared)."""
+        return Snapshots(self.X[mask], self.y[mask], self.value[mask],
+                         [c for c, m in zip(self.currency, mask, strict=True) if m],
+                         self.at[mask], self.lead[mask], self.lead_ids, self.kind[mask])
 
 
 def _phase(lead_id: str, every: float) -> float:
@@ -170,6 +218,25 @@ def _replay_items(log: EventLog, lead_id: str, obs: list[Obs], by_lead: dict[str
     return items
 
 
+def _event_times(lead_id: str, items: list[tuple[float, int, Any]], types: frozenset[str],
+                 pages: frozenset[str], start: float, stop: float, cap: int) -> list[float]:
+    """One significant event time per UTC day (hash-picked), at most `cap` days."""
+    by_day: dict[int, list[float]] = defaultdict(list)
+    for t, _, it in items:
+        if (isinstance(it, Obs) and start <= t < stop
+                and (it.type in types or (it.type == "page_view" and it.sub in pages))):
+            by_day[int(t // DAY)].append(t)
+    # The first `cap` days, never a spread over the lead's whole life: how a life is spread
+    # depends on when it ends (a conversion), and always keeping the last active day before
+    # a conversion made busy leads' labels look better than their state warranted.
+    days = sorted(by_day)[:cap]
+    out = []
+    for d in days:
+        ts = by_day[d]
+        out.append(ts[id_hash(f"{lead_id}:{d}") % len(ts)])
+    return out
+
+
 def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
           end: float | None = None, progress: bool = False) -> Snapshots:
     """Replay each lead once and emit labelled feature vectors at its snapshot times."""
@@ -178,6 +245,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
     every_s = scfg.every_days * DAY
     idle_s = scfg.max_idle_days * DAY
     state_cfg = fcfg.state_config
+    types, pages = scfg.matcher()
     by_lead: dict[str, list[str]] = defaultdict(list)
     for anon_id, (_, lead) in log.identify.items():
         by_lead[lead].append(anon_id)
@@ -187,6 +255,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
     curs: list[str | None] = []
     ats: list[float] = []
     leads: list[int] = []
+    kinds: list[int] = []
     lead_ids = sorted(log.leads)
     for li, lead_id in enumerate(lead_ids):
         if progress and li % 5000 == 0:
@@ -202,12 +271,22 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
                 closed = min(closed, o.ts)
         first = items[0][0] if items else math.inf
         stop = min(closed, end - label_s)
+        targets: list[tuple[float, int]] = []
         s_t = first + _phase(lead_id, every_s)
+        while s_t < stop and len(targets) < scfg.max_per_lead:
+            targets.append((s_t, UNIFORM))
+            s_t += every_s
+        if scfg.at_events and first < stop:
+            targets += [(t, EVENT) for t in _event_times(lead_id, items, types, pages, first,
+                                                         stop, scfg.max_event_per_lead)]
+            targets.sort()
         state = LeadState.new(state_cfg, key=lead_id)
         k = 0
-        n_snap = 0
-        while s_t < stop and n_snap < scfg.max_per_lead:
-            while k < len(items) and items[k][0] < s_t:
+        for s_t, kind in targets:
+            # uniform: events strictly before S; at an event: that event included, as the
+            # worker folds an event before it scores it.
+            while k < len(items) and (items[k][0] < s_t or (kind == EVENT
+                                                             and items[k][0] <= s_t)):
                 it = items[k][2]
                 if isinstance(it, LeadState):
                     state = merge(state, it)
@@ -223,14 +302,14 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
                 curs.append(conv_c if y else None)
                 ats.append(s_t)
                 leads.append(li)
-                n_snap += 1
-            s_t += every_s
+                kinds.append(kind)
     if progress:
         sys.stderr.write(f"\rsnapshots {len(lead_ids)} leads, {len(rows)} rows\n")
     n_feat = len(fcfg.specs)
     X = np.array(rows, dtype=np.float32) if rows else np.zeros((0, n_feat), np.float32)
     return Snapshots(X, np.array(ys, dtype=np.int8), np.array(vals, dtype=np.float64), curs,
-                     np.array(ats, dtype=np.float64), np.array(leads, dtype=np.int64), lead_ids)
+                     np.array(ats, dtype=np.float64), np.array(leads, dtype=np.int64), lead_ids,
+                     np.array(kinds, dtype=np.int8))
 
 
 def iter_lead_states(log: EventLog, fcfg: FeatureConfig, at: float

@@ -10,6 +10,15 @@ find the rare class without distorting ranking much. Early stopping watches log-
 calibration fold weighted the same way (so the stopping criterion matches the training
 objective; AUC was too noisy a stopping signal at a 1% positive rate). The calibrator, fitted
 on the unweighted calibration fold, then restores honest probabilities.
+
+Population: snapshots are taken both at uniform times and right after significant events
+(`models.snapshots`), in every fold, so the trees and the calibrator see the moments the
+worker actually scores, and the test figures are reported for each population. For the
+trees (and early stopping) an event snapshot weighs `event_weight` (0.5): a busy lead gives
+one per active day, rows that are strongly correlated, and at full weight they crowded out
+the lead population (on journey histories, 15k leads, half weight raised the AUC on fresh
+leads by 0.0014 at uniform times and by 0.0008 at events). The calibrator sees every row at
+full weight: it must be right for both populations.
 """
 
 from __future__ import annotations
@@ -29,14 +38,23 @@ import numpy as np
 import orjson
 
 from models import artifact
-from models.calibration import choose
+from models.calibration import METHODS, choose
 from models.cli import module_main
 from models.errors import UsageError
+from models.evaluate import evaluate_snapshots, load_truth, write_outputs
 from models.features import CATEGORICAL, FeatureConfig, manifest
 from models.metrics import summarise
 from models.rules import rules_score
-from models.snapshots import SnapshotConfig, Snapshots, build, read_events, vocabularies
+from models.snapshots import (
+    EVENT,
+    SnapshotConfig,
+    Snapshots,
+    build,
+    read_events,
+    vocabularies,
+)
 from models.state import DAY
+from models.truth import default_path
 
 
 @dataclass
@@ -49,7 +67,9 @@ class TrainConfig:
     lateness_hours: float = 48.0
     train_fraction: float = 0.6
     calibration_fraction: float = 0.2
-    calibration: str = "auto"  # auto | isotonic | platt
+    calibration: str = "auto"  # auto | platt | beta | spline | isotonic
+    at_events: bool = True  # also snapshot right after significant events
+    event_weight: float = 0.5  # weight of an event snapshot for the trees (see module doc)
     hot: int = 80
     warm: int = 50
     num_boost_round: int = 1000
@@ -68,8 +88,10 @@ class TrainConfig:
             raise UsageError("--label-days and --snapshot-every-days must be positive")
         if not 0 < self.warm < self.hot <= 100:
             raise UsageError("tiers need 0 < warm < hot <= 100")
-        if self.calibration not in ("auto", "isotonic", "platt"):
-            raise UsageError("--calibration must be auto, isotonic or platt")
+        if self.calibration not in ("auto", *METHODS):
+            raise UsageError(f"--calibration must be one of auto, {', '.join(METHODS)}")
+        if not 0 < self.event_weight <= 1:
+            raise UsageError("--event-weight must be in (0, 1]")
         if any(w < 1 or w > 30 for w in self.windows_days):
             raise UsageError("windows must be between 1 and 30 days")
 
@@ -145,8 +167,10 @@ def fit_value_model(s: Snapshots, mask: np.ndarray, names: list[str], cat: list[
 
 
 def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
-        progress: bool = True) -> Path:
-    """Train on `events_path`, write the artifact under `out_dir`; returns the artifact dir."""
+        progress: bool = True, truth_path: str | None = None) -> Path:
+    """Train on `events_path`, write the artifact under `out_dir`; returns the artifact dir.
+    The test-fold report compares with true probabilities when `truth_path` (default: the
+    events file's `.truth.jsonl` sidecar, if any) exists."""
     cfg = config or TrainConfig()
     cfg.validate()
     t_start = time.perf_counter()
@@ -169,7 +193,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
                          lateness_seconds=cfg.lateness_hours * 3600.0,
                          industries=industries, countries=countries)
     scfg = SnapshotConfig(label_days=cfg.label_days, every_days=cfg.snapshot_every_days,
-                          max_idle_days=cfg.max_idle_days)
+                          max_idle_days=cfg.max_idle_days, at_events=cfg.at_events)
     snaps = build(log, fcfg, scfg, progress=progress)
     t = lap("snapshots", t)
     if len(snaps.y) == 0:
@@ -184,11 +208,13 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     cat = [names.index(c) for c in CATEGORICAL]
     pos, neg = int(snaps.y[train].sum()), int((1 - snaps.y[train]).sum())
     spw = float(min(10.0, math.sqrt(neg / max(pos, 1))))
-    dtrain = lgb.Dataset(snaps.X[train], snaps.y[train], weight=np.where(snaps.y[train] == 1,
-                                                                         spw, 1.0),
+    def weight(m: np.ndarray) -> np.ndarray:
+        return (np.where(snaps.y[m] == 1, spw, 1.0)
+                * np.where(snaps.kind[m] == EVENT, cfg.event_weight, 1.0))
+
+    dtrain = lgb.Dataset(snaps.X[train], snaps.y[train], weight=weight(train),
                          feature_name=names, categorical_feature=cat, free_raw_data=False)
-    dcal = lgb.Dataset(snaps.X[cal], snaps.y[cal], weight=np.where(snaps.y[cal] == 1, spw, 1.0),
-                       reference=dtrain)
+    dcal = lgb.Dataset(snaps.X[cal], snaps.y[cal], weight=weight(cal), reference=dtrain)
     booster = lgb.train(lgb_params(cfg), dtrain, num_boost_round=cfg.num_boost_round,
                         valid_sets=[dcal], valid_names=["calibration"],
                         callbacks=[lgb.early_stopping(cfg.early_stopping_rounds,
@@ -207,7 +233,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
         "tiers": {"hot": cfg.hot, "warm": cfg.warm},
         "label": f"converted within {cfg.label_days:g} days",
         "value_model": value_info,
-        "calibration": {"method": calibrator.method, "cv_brier": cal_scores},
+        "calibration": {"method": calibrator.method, "selection": cal_scores},
         "train_config": {k: v for k, v in asdict(cfg).items()},
     })
     folder = artifact.save(out_dir, booster=booster, calibrator=calibrator, manifest=man,
@@ -217,6 +243,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
         "events_file": str(events_path),
         "reading": log.summary(),
         "snapshots": int(len(snaps.y)),
+        "snapshots_at_events": int((snaps.kind == 1).sum()),
         "folds": {n: {"rows": int(m.sum()), "positives": int(snaps.y[m].sum()),
                       "from": _iso(snaps.at[m].min()) if m.any() else None,
                       "to": _iso(snaps.at[m].max()) if m.any() else None}
@@ -225,22 +252,22 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
         "trees": booster.num_trees(),
         "best_iteration": booster.current_iteration(),
     }
-    from models.evaluate import evaluate_snapshots  # late: evaluate imports train helpers
-
-    metrics = evaluate_snapshots(scorer, snaps.X[test], snaps.y[test], snaps.value[test])
+    test_snaps = snaps.take(test)
+    truth, stages, tpath = load_truth(events_path, truth_path, scorer, test_snaps) if (
+        truth_path or default_path(events_path).exists()) else (None, None, None)
+    metrics = evaluate_snapshots(scorer, test_snaps, truth, stages)
     metrics["evaluated_on"] = "test fold (newest snapshots)"
+    metrics["truth_file"] = tpath
+    p_cal = scorer.probability_from_raw(raw_cal)
     metrics["calibration_fold"] = summarise(
-        scorer.probability_from_raw(raw_cal), snaps.y[cal].astype(np.float64),
-        np.rint(100 * scorer.probability_from_raw(raw_cal)),
+        p_cal, snaps.y[cal].astype(np.float64), np.rint(100 * p_cal),
         rules_score(snaps.X[cal], names), cfg.hot, cfg.warm)
     timings["total"] = round(time.perf_counter() - t_start, 2)
     summary["timings_seconds"] = timings
     artifact.write_extra(folder, "training_summary.json", summary)
     artifact.write_extra(folder, "reference.json",
                          artifact.reference_distributions(snaps.X[train], names))
-    from models.evaluate import write_outputs
-
-    write_outputs(folder, scorer, snaps.X[test], snaps.y[test], metrics, summary)
+    write_outputs(folder, metrics, summary)
     return folder
 
 
@@ -274,7 +301,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--windows", type=_ints, default=d.windows_days, help="e.g. 1,7,30")
     p.add_argument("--half-lives", type=_floats, default=d.half_lives_days, help="e.g. 7,30")
     p.add_argument("--lateness-hours", type=float, default=d.lateness_hours)
-    p.add_argument("--calibration", choices=("auto", "isotonic", "platt"), default="auto")
+    p.add_argument("--calibration", choices=("auto", *METHODS), default="auto",
+                   help="calibration method (default auto: chosen on held-out data)")
+    p.add_argument("--no-event-snapshots", action="store_true",
+                   help="snapshot at uniform times only, not also after significant events")
+    p.add_argument("--event-weight", type=float, default=d.event_weight,
+                   help="weight of a snapshot taken after a significant event, for the trees "
+                   f"(default {d.event_weight})")
+    p.add_argument("--truth", default=None,
+                   help="true probabilities for the report (default: EVENTS.truth.jsonl if "
+                   "it exists)")
     p.add_argument("--hot", type=int, default=d.hot)
     p.add_argument("--warm", type=int, default=d.warm)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -286,12 +322,18 @@ def run_from_args(args: argparse.Namespace) -> int:
                       max_idle_days=args.max_idle_days, windows_days=args.windows,
                       half_lives_days=args.half_lives, lateness_hours=args.lateness_hours,
                       calibration=args.calibration, hot=args.hot, warm=args.warm,
-                      seed=args.seed)
-    folder = run(args.events, args.out, cfg, progress=not args.no_progress)
+                      seed=args.seed, at_events=not args.no_event_snapshots,
+                      event_weight=args.event_weight)
+    folder = run(args.events, args.out, cfg, progress=not args.no_progress,
+                 truth_path=args.truth)
     metrics = orjson.loads((folder / "metrics.json").read_bytes())
-    keys = ("auc", "pr_auc", "brier", "ece", "hot_cold_ratio", "top20_conversion_model",
+    keys = ("rows", "auc", "brier", "ece", "hot_cold_ratio", "top20_conversion_model",
             "top20_conversion_rules")
-    print(orjson.dumps({"artifact": str(folder), **{k: metrics.get(k) for k in keys}}).decode())
+    pops = {n: {**{k: pm.get(k) for k in keys},
+                "targets_met": f"{sum(t['met'] for t in pm['targets'])}/{len(pm['targets'])}"}
+            for n, pm in metrics["populations"].items()}
+    print(orjson.dumps({"artifact": str(folder), "calibration": metrics["calibration"].get(
+        "method"), "test": pops, "report": str(folder / "report.html")}).decode())
     return 0
 
 

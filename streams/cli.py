@@ -43,6 +43,7 @@ def _registrars() -> list[Registrar]:
     from streams.commands import (
         crmsync,
         demo,
+        evaluate,
         export,
         kafka,
         pager,
@@ -55,8 +56,7 @@ def _registrars() -> list[Registrar]:
     return [
         crmsync.add_arguments,
         demo.add_arguments,
-        _model_command("evaluate", "models.evaluate",
-                       "metrics and an HTML report for a model on an event file"),
+        evaluate.add_arguments,
         export.add_arguments,
         kafka.add_arguments,
         pager.add_arguments,

@@ -24,7 +24,8 @@ def policy_from(settings: Settings, partitions: int | None) -> Policy:
                            spike_points=settings.spike_points,
                            spike_window_s=settings.spike_hours * 3600,
                            decline_points=settings.decline_points,
-                           decline_window_s=settings.decline_days * 86400),
+                           decline_window_s=settings.decline_days * 86400,
+                           page_from=settings.alert_page_from),
         significant=parse_rule(settings.significant_events.split(",")),
         partitions=partitions,
     )

@@ -319,6 +319,13 @@ class Settings(BaseSettings):
     decline_days: float = Field(
         7.0, description="...within this many days. Env: LEADSCORE_DECLINE_DAYS."
     )
+    alert_page_from: Literal["cold", "warm", "hot"] = Field(
+        "warm",
+        description="Spike and decline alerts page only when the spike ends at, or the decline "
+        "starts from, this tier or above: a Cold lead going from 2 to 22 is no call to make. "
+        "Entering Hot always pages. cold = every spike and decline. "
+        "Env: LEADSCORE_ALERT_PAGE_FROM.",
+    )
     idle_after_hours: float = Field(
         24.0,
         gt=0,

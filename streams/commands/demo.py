@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import queue
 import shutil
@@ -50,7 +51,11 @@ from streams.local import kafka as localkafka
 from streams.local.procs import stop
 from streams.settings import Settings, get_settings
 
+# The demo model's history and the live traffic come from the buying-journey generator
+# (models.journey): some leads are deep in a buying decision from the start, so Hot leads
+# show within the first simulated days, and scores spread over every tier.
 HISTORY = {"leads": 4000, "days": 240, "seed": 7}  # the demo model: about 40 s to build
+GENERATOR = "journey"
 LIVE_DAYS = 30  # each live population's history, compressed into minutes of traffic
 SENT_TTL_S = 600.0  # a score change more than this after its event is not matched
 
@@ -105,7 +110,7 @@ def ensure_model(s: Settings, fresh: bool) -> tuple[Path, float | None]:
     if not fresh and (found / "model.txt").exists():
         load(found)  # a broken artifact is a one-line error now, not a silent worker
         return found, None
-    from models.simulate import run as simulate
+    from models.journey import run as simulate
     from models.train import run as train
 
     out = root.parent if (root / "model.txt").exists() else root
@@ -115,9 +120,12 @@ def ensure_model(s: Settings, fresh: bool) -> tuple[Path, float | None]:
           f"{HISTORY['days']} days, seed {HISTORY['seed']}) into {out}; once, under a minute",
           flush=True)
     t0 = time.monotonic()
-    simulate(HISTORY["leads"], HISTORY["days"], seed=HISTORY["seed"], out=str(history))
+    truth = history.with_name(history.name + ".truth.jsonl")
+    simulate(HISTORY["leads"], HISTORY["days"], seed=HISTORY["seed"], out=str(history),
+             truth=str(truth))
     folder = train(str(history), str(out))
     history.unlink(missing_ok=True)
+    truth.unlink(missing_ok=True)
     secs = time.monotonic() - t0
     print(f"model trained in {secs:.0f} s: {folder}", flush=True)
     return folder, secs
@@ -174,11 +182,13 @@ def wait_for_worker(s: Settings, group: str, proc: subprocess.Popen[bytes], log:
 
 def simulate_command(leads: int, seed: int) -> list[str]:
     start = date.today() - timedelta(days=LIVE_DAYS + 1)
-    return [sys.executable, "-m", "streams.cli", "simulate", "--leads", str(leads),
-            "--days", str(LIVE_DAYS), "--seed", str(seed), "--start", start.isoformat()]
+    return [sys.executable, "-m", "streams.cli", "simulate", "--generator", GENERATOR,
+            "--leads", str(leads), "--days", str(LIVE_DAYS), "--seed", str(seed),
+            "--start", start.isoformat()]
 
 
-Population = list[tuple[str | None, Routed]]  # (event_id if readable, routed message)
+# (event_id if readable, event time in epoch seconds, routed message)
+Population = list[tuple[str | None, float, Routed]]
 
 
 def simulate_population(s: Settings, leads: int, seed: int, work: Path) -> Population:
@@ -187,8 +197,11 @@ def simulate_population(s: Settings, leads: int, seed: int, work: Path) -> Popul
     path = work / f"demo-traffic-{seed}.jsonl"
     # A process, not a thread: simulating holds the GIL for seconds, which would show up
     # as latency in this process's own measurements.
-    subprocess.run([*simulate_command(leads, seed), "--out", str(path), "--no-progress"],
+    truth = path.with_name(path.name + ".truth.jsonl")
+    subprocess.run([*simulate_command(leads, seed), "--out", str(path), "--truth", str(truth),
+                    "--no-progress"],
                    check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    truth.unlink(missing_ok=True)
     keyed: list[tuple[str, str | None, bytes]] = []
     last = ""
     for line in path.read_bytes().splitlines():
@@ -204,7 +217,14 @@ def simulate_population(s: Settings, leads: int, seed: int, work: Path) -> Popul
     path.unlink(missing_ok=True)
     keyed.sort(key=lambda x: x[0])  # stable: a malformed line stays after its neighbour
     routed = route_lines(iter(line for _, _, line in keyed), s, s.topic_website)
-    return [(eid, r) for (_, eid, _), r in zip(keyed, routed, strict=True)]
+    return [(eid, _epoch(at), r) for (at, eid, _), r in zip(keyed, routed, strict=True)]
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return math.nan
 
 
 class Traffic:
@@ -224,6 +244,7 @@ class Traffic:
         self.sent = 0
         self.failures = 0
         self.populations = 0
+        self.simulated_s = 0.0  # event time covered by what was sent (all populations)
         self.started = self.finished = 0.0
         self.error: BaseException | None = None
         self._gen = threading.Thread(target=self._generate, name="demo-simulate", daemon=True)
@@ -270,7 +291,9 @@ class Traffic:
                 continue
             self.populations += 1
             half = len(pop) // 2
-            for j, (eid, r) in enumerate(pop):
+            first = next((t for _, t, _ in pop if t == t), math.nan)
+            done_before = self.simulated_s
+            for j, (eid, ts, r) in enumerate(pop):
                 if j == half:
                     self.need.set()
                 if self.stop_flag.is_set():
@@ -287,6 +310,8 @@ class Traffic:
                     with self.lock:
                         self.sent_at[eid] = now
                 self.sent = i = i + 1
+                if ts == ts and first == first:  # NaN: a malformed line has no time
+                    self.simulated_s = max(self.simulated_s, done_before + ts - first)
                 producer.poll(0)
                 ahead = i / self.rate - (now - self.started)
                 if ahead > 0:
@@ -484,7 +509,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             print(f"model: {model} (reused; --fresh-model retrains)", flush=True)
         else:
             h = HISTORY
-            commands.append(f"leadscore simulate --leads {h['leads']} --days {h['days']} "
+            commands.append(f"leadscore simulate --generator {GENERATOR} --leads {h['leads']} "
+                            f"--days {h['days']} "
                             f"--seed {h['seed']} --out history.jsonl && leadscore train "
                             f"--events history.jsonl --out {model.parent}   ({secs:.0f} s)")
         create_topics(s.kafka_bootstrap, s)
@@ -595,7 +621,10 @@ def _live(args: argparse.Namespace, s: Settings, worker: subprocess.Popen[bytes]
         send_failures=traffic.failures, pages=len(pages),
         sample_page=pages[-1].text if pages else None, crm_leads=downstream.crm_leads(),
         crm_table=f"{downstream.database} (table {downstream.table})",
-        worker_buckets=latency.histogram_delta(worker_histogram(s), histogram_before))
+        worker_buckets=latency.histogram_delta(worker_histogram(s), histogram_before),
+        alerts_by_kind=dict(board.alerts_by_kind),
+        simulated_days=traffic.simulated_s / 86400.0, hot_leads=len(board.hot_leads),
+        tiers=board.tiers())
     print("\n" + liveview.render_summary(summary, commands), flush=True)
     if failed:
         raise UsageError(f"{failed}; see {s.state_dir.resolve() / 'demo-worker.log'}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +21,7 @@ from streams.core import latency
 
 TOP_LEADS = 10
 RECENT_ALERTS = 8
+REPS = 10  # the team the demo's alert rate is quoted for (as in `leadscore evaluate`)
 WINDOW_S = 10.0  # the "now" figures (rates, latency) are over this sliding window
 
 
@@ -100,6 +101,8 @@ class Board:
     changes_total: int = 0
     alerts_total: int = 0
     dead_letters: int = 0
+    alerts_by_kind: Counter[str] = field(default_factory=Counter)
+    hot_leads: set[str] = field(default_factory=set)  # leads that entered Hot (alerts)
 
     def on_change(self, change: ScoreChange, received: float, latency: float | None) -> None:
         self.latest[change.lead_id] = LeadRow(change.lead_id, change.score, change.tier,
@@ -118,6 +121,14 @@ class Board:
             from_to = f"new -> {alert.to_tier} {alert.to_score}"
         self.alerts.append(AlertRow(received, alert.kind, alert.lead_id, from_to, alert.reason))
         self.alerts_total += 1
+        self.alerts_by_kind[alert.kind] += 1
+        if alert.to_tier == "hot":
+            self.hot_leads.add(alert.lead_id)
+
+    def tiers(self) -> dict[str, int]:
+        """Leads per tier, as each lead's latest score change left it."""
+        c = Counter(r.tier for r in self.latest.values())
+        return {t: c.get(t, 0) for t in ("hot", "warm", "cold")}
 
     def on_dead_letter(self) -> None:
         self.dead_letters += 1
@@ -196,11 +207,28 @@ class Summary:
     # The worker's leadscore_event_to_score_seconds over the run (cumulative buckets), what
     # the Grafana dashboard draws; empty when /metrics could not be read.
     worker_buckets: Sequence[tuple[float, float]] = ()
+    alerts_by_kind: dict[str, int] = field(default_factory=dict)
+    simulated_days: float = 0.0  # event time the sent traffic covered
+    hot_leads: int = 0
+    tiers: dict[str, int] = field(default_factory=dict)  # leads per tier at the end
 
 
 def _quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
     value = latency.histogram_quantile(buckets, q)
     return None if math.isnan(value) else value
+
+
+_KIND = {"entered_tier": "entered Hot", "spike": "spike", "decline": "decline"}
+
+
+def _alert_rate(s: Summary) -> list[str]:
+    """Alerts per rep per day: the demo compresses days of event time into minutes, so the
+    rate a team would live with is alerts / reps / simulated days, not alerts per minute."""
+    if s.simulated_days <= 0:
+        return []
+    per = s.alerts / REPS / s.simulated_days
+    return [f"  alerts per rep/day   {per:.1f} for {REPS} reps over {s.simulated_days:.1f} "
+            "simulated days (budget 15)"]
 
 
 def render_summary(s: Summary, commands: Sequence[str]) -> str:
@@ -211,7 +239,12 @@ def render_summary(s: Summary, commands: Sequence[str]) -> str:
         f"  events sent          {s.sent:,} in {s.send_seconds:.1f} s = {rate:,.0f} events/s "
         "sustained" + (f" ({s.send_failures:,} not delivered)" if s.send_failures else ""),
         f"  score changes        {s.changes:,}",
-        f"  alerts               {s.alerts:,}",
+        f"  alerts               {s.alerts:,}" + (
+            " (" + ", ".join(f"{_KIND.get(k, k)} {n:,}" for k, n in sorted(
+                s.alerts_by_kind.items())) + ")" if s.alerts_by_kind else ""),
+        *_alert_rate(s),
+        *(["  leads by tier        " + ", ".join(f"{t} {n:,}" for t, n in s.tiers.items())
+           + f" ({s.hot_leads:,} entered Hot)"] if s.tiers else []),
         f"  dead letters         {s.dead_letters:,}",
         f"  event-to-score latency p50 {fmt_ms(percentile(s.latencies, 50))}, "
         f"p99 {fmt_ms(percentile(s.latencies, 99))} over {len(s.latencies):,} score changes "

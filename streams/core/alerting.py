@@ -9,6 +9,12 @@ Hysteresis: a lead "enters Hot" when its score reaches ``hot``; it only counts a
 Hot once the score falls below ``hot - hysteresis``. A lead hovering at 79-81 therefore pages
 once. Spikes and declines compare against the lowest (highest) score since the last alert of
 that kind within the window, so one rise pages once, not on every event of the rise.
+
+What is worth a page: entering Hot is the main event. A spike pages only when it ends at
+``page_from`` or above (default Warm): a Cold lead going from 2 to 22 is still a lead no rep
+should call, and on a realistic week such spikes outnumbered every other alert many times
+over. Likewise a decline pages only when the lead was at ``page_from`` or above within the
+window (or is leaving Hot). A suppressed spike or decline leaves no trace in the state.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from schemas import alert_idempotency_key
 
 AlertKind = Literal["entered_tier", "spike", "decline"]
 Tier = Literal["hot", "warm", "cold"]
+TIER_RANK = {"cold": 0, "warm": 1, "hot": 2}
 
 DAY = 86_400.0
 # Score points remembered per lead (only changes are kept), so state stays bounded.
@@ -37,11 +44,16 @@ class AlertPolicy:
     spike_window_s: float = 1 * DAY
     decline_points: int = 20
     decline_window_s: float = 7 * DAY
+    page_from: Tier = "warm"  # spikes must reach, declines must fall from, at least this tier
 
     def tier(self, score: int) -> Tier:
         if score >= self.hot:
             return "hot"
         return "warm" if score >= self.warm else "cold"
+
+    def pages(self, score: int) -> bool:
+        """Is a spike to (or a decline from) this score worth a page?"""
+        return TIER_RANK[self.tier(score)] >= TIER_RANK[self.page_from]
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,8 @@ def evaluate(
                            f"(below {policy.hot - policy.hysteresis})"))
 
     spike_base = _baseline(history, at - policy.spike_window_s, last_spike, spike_score)
-    if spike_base and score - min(spike_base) >= policy.spike_points:
+    if (spike_base and score - min(spike_base) >= policy.spike_points
+            and policy.pages(score)):
         last_spike, spike_score = at, score
         # Entering Hot already pages for this rise: one crossing, one alert.
         if not alerts:
@@ -157,7 +170,9 @@ def evaluate(
 
     decline_base = _baseline(history, at - policy.decline_window_s, last_decline, decline_score)
     already_declined = any(a.kind == "decline" for a in alerts)
-    if not already_declined and decline_base and max(decline_base) - score >= policy.decline_points:
+    if (not already_declined and decline_base
+            and max(decline_base) - score >= policy.decline_points
+            and policy.pages(max(decline_base))):
         last_decline, decline_score = at, score
         alerts.append(make("decline", f"Score fell {max(decline_base) - score} points to {score} "
                            f"within {policy.decline_window_s / DAY:.0f} days"))

@@ -13,28 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from models.snapshots import SIGNIFICANT_EVENTS
 from schemas import EVENT_TYPES, Event
 from schemas.fastpath import FastEvent
 
-DEFAULT_SIGNIFICANT = (
-    "page_view:pricing",
-    "page_view:competitor_comparison",
-    "page_view:case_study",
-    "demo_request",
-    "form_submit",
-    "content_download",
-    "trial_started",
-    "signup",
-    "email_click",
-    "email_reply",
-    "email_unsubscribe",
-    "integration_connected",
-    "teammate_invited",
-    "support_ticket",
-    "profile_update",
-    "identify",
-    "lost",
-)
+# The list lives with the model (models.snapshots), which trains on snapshots taken right
+# after these events: the population the worker scores is the one the model is calibrated for.
+DEFAULT_SIGNIFICANT = SIGNIFICANT_EVENTS
 # converted/disqualified close a lead: it is not scored any more, so they trigger nothing.
 
 

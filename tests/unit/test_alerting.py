@@ -36,9 +36,31 @@ def test_leaving_hot_past_the_hysteresis_band_is_a_decline_then_reentry_pages_ag
 
 
 def test_spike_of_20_points_within_24h_pages_once_per_rise():
-    _, alerts = run([(0, 10), (2 * H, 20), (4 * H, 31), (5 * H, 35), (6 * H, 40)])
+    _, alerts = run([(0, 30), (2 * H, 40), (4 * H, 51), (5 * H, 55), (6 * H, 60)])
     assert [a.kind for a in alerts] == ["spike"]
-    assert alerts[0].to_score == 31
+    assert alerts[0].to_score == 51
+
+
+def test_a_spike_that_stays_cold_does_not_page_by_default():
+    state, alerts = run([(0, 2), (H, 22), (2 * H, 35)])
+    assert alerts == [] and state.last_spike_at is None  # no trace: nothing was paged
+    # ...and a later rise into Warm is measured from the low, so it still pages
+    _, alerts = run([(0, 2), (H, 22), (2 * H, 52)])
+    assert [(a.kind, a.to_score) for a in alerts] == [("spike", 52)]
+    assert "50 points" in alerts[0].reason
+
+
+def test_paging_cold_spikes_and_declines_is_configurable():
+    every = AlertPolicy(page_from="cold")
+    _, alerts = run([(0, 2), (H, 22)], every)
+    assert [a.kind for a in alerts] == ["spike"]
+    _, alerts = run([(0, 40), (DAY, 15)], every)
+    assert [a.kind for a in alerts] == ["decline"]
+    _, alerts = run([(0, 40), (DAY, 15)])  # default: a decline within Cold is not a page
+    assert alerts == []
+    hot_only = AlertPolicy(page_from="hot")
+    _, alerts = run([(0, 30), (H, 60)], hot_only)
+    assert alerts == []
 
 
 def test_a_rise_spread_over_more_than_24h_is_not_a_spike():
@@ -53,7 +75,7 @@ def test_a_jump_into_hot_is_one_alert_not_also_a_spike():
 
 def test_a_spike_scored_twice_at_the_same_event_time_pages_once():
     """Late events can re-score a lead at an unchanged event time (its newest event)."""
-    _, alerts = run([(10 * H, 0), (10 * H, 24), (10 * H, 24), (11 * H, 26)])
+    _, alerts = run([(10 * H, 30), (10 * H, 54), (10 * H, 54), (11 * H, 56)])
     assert [a.kind for a in alerts] == ["spike"]
 
 
