@@ -38,12 +38,12 @@ from typing import Any
 import orjson
 
 from models.errors import UsageError
+from models.progress import Progress
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams.commands import liveview
 from streams.commands.downstream import Downstream
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
-from streams.commands.progress import Progress
 from streams.commands.topics import create_topics
 from streams.core import latency
 from streams.kafkaconfig import client_config, plaintext, wait_for_brokers, without_security
