@@ -259,7 +259,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
     lead_ids = sorted(log.leads)
     bar = Progress()
     for li, lead_id in enumerate(lead_ids):
-        if progress and li % 5000 == 0:
+        if progress and li and li % 5000 == 0:
             bar(f"snapshots {li}/{len(lead_ids)} leads, {len(rows)} rows")
         items = _replay_items(log, lead_id, log.leads[lead_id], by_lead)
         items.sort(key=lambda x: (x[0], x[1]))

@@ -46,11 +46,19 @@ class LeadscoreApp(faust.App):
 
 
 class LeadscoreWorker(Worker):
-    """Faust's worker, with the root logger back at the configured level.
+    """Faust's worker, with the root logger back at the configured level, and no spinner
+    unless stdout is a terminal.
 
     Faust's start-up spinner sets the root logger to DEBUG (for its own handler) and leaves
     it there: every debug call of aiokafka and Faust then builds a LogRecord, ~5% of a busy
-    worker (team field notes). The handlers keep the configured level either way."""
+    worker (team field notes). The handlers keep the configured level either way. Faust
+    draws the spinner whatever stdout is, so a worker's log file (the demo's, a container's)
+    got cursor escape codes and backspaces in it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.stdout.isatty():
+            self.spinner = None
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)

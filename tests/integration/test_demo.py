@@ -53,6 +53,11 @@ def test_demo_streams_scores_reports_latency_and_leaves_a_foreign_broker_running
     assert int(changes.group(1).replace(",", "")) > 0
     assert int(latency.group(3).replace(",", "")) > 0, "latency measured on real score changes"
     assert "worker stopped" in out
+    assert re.search(r"dead letters\s+[\d,]+ \(the simulated traffic includes ~[\d,]+ "
+                     r"deliberately invalid lines", out), detail
+    # The worker's log is a file: no spinner escape codes or backspaces from Faust.
+    worker_log = log.read_text()
+    assert "\x1b[" not in worker_log and "\b" not in worker_log, worker_log[:500]
     # Downstream: the pager delivered the alerts to the demo's receiver, crm-sync kept the table.
     alerts = re.search(r"alerts\s+([\d,]+)", out)
     pages = re.search(r"pages delivered\s+([\d,]+)", out)
