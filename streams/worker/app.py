@@ -40,6 +40,7 @@ class LeadscoreApp(faust.App):
 
     batch_sink: BatchSink | None = None
     fetch_wait_ms: float | None = None  # the broker's fetch wait (streams/worker/fetch.py)
+    order_wait_ms: float | None = None  # the event-time ordering's wait (streams/worker/order.py)
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)
@@ -92,6 +93,7 @@ def build_app(settings: Settings) -> LeadscoreApp:
         Worker=LeadscoreWorker,
     )
     app.fetch_wait_ms = settings.fetch_wait_ms
+    app.order_wait_ms = settings.order_wait_ms
     return app
 
 
