@@ -45,6 +45,8 @@ def test_an_outage_is_one_line_lost_and_one_line_back(caplog) -> None:
     lost = passed[0]
     assert lost.levelno == logging.WARNING and "Kafka unreachable at 127.0.0.1:9092" in \
         lost.getMessage()
+    # The first error itself is quoted, once.
+    assert "(Unable to update metadata from [1]);" in lost.getMessage()
     assert changes == [False]
     f.check(reachable=True)  # an error came less than quiet_s ago: not back yet
     assert changes == [False]
