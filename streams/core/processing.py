@@ -444,7 +444,11 @@ class _Batch:
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
             self.result.scored_scores.append(s)
             self.result.scored_sources.append(sources[j])
-            if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
+            # Against the last PUBLISHED score: scores.changes is compacted, its last message
+            # per lead must stay within min_change of the lead's score (small steps add up).
+            # The tier is the published one too: every tier change is published.
+            pub = rec.published_score
+            if pub is None or abs(s - pub) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
             for d in decisions:
                 self._alert(d, cause)
@@ -466,6 +470,7 @@ class _Batch:
             model_version=self.p.scorer.version, cause_event_id=cause.id,
             cause_event_type=cause.type, event_time=cause.time, emitted_at=self.now)
         self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), value))
+        rec.published_score, rec.published_probability = rec.score, rec.probability
         self.counts[f"changes:{rec.tier}"] += 1
 
     def _alert(self, d: AlertDecision, cause: Cause) -> None:
