@@ -26,16 +26,18 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import unicodedata
 from typing import Any, NamedTuple
 
 import orjson
 
 from schemas import ReasonCode
+from schemas.envelope import MAX_ID_LENGTH
 
 VERSION = 1
 KINDS = ("merge", "event", "route", "rescore")
-# The event ids' bound (schemas.envelope.MAX_ID_LENGTH): a handoff's key is a lead id.
-_MAX_KEY = 128
+# A handoff's key is a lead id: the contract's id rule (schemas/README.md, the envelope).
+_FORBIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class Handoff(NamedTuple):
@@ -110,14 +112,16 @@ def decode(key: bytes | None, value: bytes | None) -> Handoff | Refusal:
 def _lead(key: bytes | None) -> str | Refusal:
     if not key:
         return _invalid("handoff record without a key (the lead id)")
-    if len(key) > 4 * _MAX_KEY:
+    if len(key) > 4 * MAX_ID_LENGTH:
         return _invalid(f"handoff key of {len(key)} bytes is no lead id")
     try:
         lead = key.decode()
     except UnicodeDecodeError:
         return _invalid("handoff key is not UTF-8")
-    if len(lead) > _MAX_KEY or not lead.isprintable():
-        return _invalid("handoff key is no lead id (too long, or control characters)")
+    if len(lead) > MAX_ID_LENGTH or not (lead.isascii() and lead.isprintable()) and any(
+            unicodedata.category(ch) in _FORBIDDEN for ch in lead):
+        return _invalid("handoff key is no lead id (too long, or control or format "
+                        "characters)")
     return lead
 
 

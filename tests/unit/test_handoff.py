@@ -147,6 +147,15 @@ def test_garbage_handoff_is_dead_lettered_with_its_bytes_and_reason(scorer, key,
     assert result.counts[f"invalid:{TOPICS.handoff}:{reason.value}"] == 1
 
 
+def test_any_lead_id_the_contract_allows_is_a_handoff_key() -> None:
+    for lead in ("L1", "lead 7", "Zoë-Müller", "a\u00a0b", "客户-42", "x" * 128):
+        h = handoff.decode(lead.encode(), handoff.encode("event", b"{}"))
+        assert isinstance(h, handoff.Handoff) and h.lead == lead, lead
+    for lead in ("x" * 129, "a\u200bb", "a\u2028b", "a\x7fb"):
+        h = handoff.decode(lead.encode(), handoff.encode("event", b"{}"))
+        assert isinstance(h, handoff.Refusal) and h.reason == R.INVALID_HANDOFF, lead
+
+
 def test_writer_sets_the_version_and_reader_reads_it_back() -> None:
     value = handoff.encode("merge", b"raw", state=b"st")
     assert orjson.loads(value)["v"] == handoff.VERSION == 1
