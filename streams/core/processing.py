@@ -311,33 +311,40 @@ class _Batch:
             self.event(i, ev, routed=True)
             return
         key = lead_key(lead)
+        merged = False
         if kind == "merge" and h.state is not None:
-            merged = self._merged(key, h.state)
-            if isinstance(merged, handoff_.Refusal):
-                self._refuse(msg, merged)
+            found = self._merged(key, h.state)
+            if isinstance(found, handoff_.Refusal):
+                self._refuse(msg, found)
                 return
-            self.records[key] = merged
+            self.records[key], merged = found
             self.touched[key] = i
-            self.counts["merged"] += 1
-        changed = self.fold(key, ev, i)
-        if (changed or kind == "merge") and self.significant(ev):
+            self.counts["merged"] += merged
+        # Scored only when something changed: a repeated identify (a producer's retry, or a
+        # batch redone after a crash) merges nothing new and folds nothing, and must not
+        # publish its score change a second time.
+        if (self.fold(key, ev, i) or merged) and self.significant(ev):
             self.to_score[lead] = (ev, i)
 
-    def _merged(self, key: str, raw_state: bytes) -> LeadRecord | handoff_.Refusal:
-        """The lead's record with an anonymous state merged in, or why the state is refused
-        (nothing changed then). The state came over a topic anyone can write: it is checked
-        by a round trip through the record format, which refuses other array shapes."""
+    def _merged(self, key: str, raw_state: bytes
+                ) -> tuple[LeadRecord, bool] | handoff_.Refusal:
+        """The lead's record with an anonymous state merged in, and whether that changed it
+        (``merge`` is idempotent: a state merged before changes nothing); or why the state is
+        refused (nothing changed then). The state came over a topic anyone can write: it is
+        checked by a round trip through the record format, which refuses other shapes."""
         try:
             other = state_from_bytes(raw_state)
             if other.half_lives != self.p.state_config.half_lives_days:
                 raise ValueError(f"half-lives {other.half_lives}")
             LeadRecord.from_bytes(LeadRecord(other).to_bytes())
             rec = self.record_or_new(key)
+            fresh = other.origin == 0 or (other.origin not in rec.state.merged
+                                          and other.origin != rec.state.origin)
             rec.state = merge(rec.state, other)
         except Exception as exc:  # noqa: BLE001 - any bad state is bad input, not a bug
             return handoff_.Refusal(ReasonCode.INVALID_HANDOFF,
                                     f"handoff 'state' is not a model state: {exc!r}"[:500])
-        return rec
+        return rec, fresh
 
     def _refuse(self, msg: Message, r: handoff_.Refusal) -> None:
         value = msg.value if type(msg.value) is bytes else b""

@@ -169,3 +169,25 @@ def test_replay_emit_writes_what_the_topics_would_carry(small_model, tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "no such directory" in bad.stderr
+
+
+def test_a_repeated_identify_is_not_scored_or_published_again(scorer):
+    """The same identify twice (a producer retry; the simulator sends some events twice): the
+    second merges nothing new and folds nothing, so it is not scored, and no score change for
+    the same (lead, cause) is published twice. Scripted: a second scoring would publish 60."""
+    proc = scripted(scorer, [20, 60])
+    tables = MemoryTables()
+    views = [Message("events.website", 0, i, b"A1", orjson.dumps({
+        "event_id": f"v{i}", "type": "page_view", "anonymous_id": "A1",
+        "occurred_at": datetime.fromtimestamp(T0 + i, UTC).isoformat(), "source": "test",
+        "schema_version": 2, "properties": {"url": "https://x.io/blog", "path": "/blog",
+                                            "page_category": "blog"}})) for i in range(3)]
+    identify = Message("events.website", 0, 9, b"A1", orjson.dumps({
+        "event_id": "id-1", "type": "identify", "anonymous_id": "A1", "lead_id": "L1",
+        "occurred_at": datetime.fromtimestamp(T0 + 60, UTC).isoformat(), "source": "test",
+        "schema_version": 2, "properties": {"email": "a@b.example"}}))
+    _, outputs = run(proc, [*views, identify, identify], batch_size=1, tables=tables)
+    causes = [(c.lead_id, c.cause_event_id) for c in (
+        ScoreChange.from_bytes(o.value) for o in outputs if o.topic == TOPICS.changes)]
+    assert causes == [("L1", "id-1")]
+    assert LeadRecord.from_bytes(tables.leads["L:L1"]).published_score == 20
