@@ -35,6 +35,13 @@ class ReasonCode(StrEnum):
     NAIVE_TIMESTAMP = "naive_timestamp"
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    INVALID_HANDOFF = "invalid_handoff"
+    """Not a producer rule: a record on the worker's internal handoff topic (leads.handoff) is
+    JSON but not a handoff (no or a bad key, an unknown kind, a field missing or of the wrong
+    type, bad base64, a model state that does not decode). A foreign writer or a bug."""
+    UNSUPPORTED_HANDOFF_VERSION = "unsupported_handoff_version"
+    """A handoff record of a version this worker does not read (a later release wrote it, e.g.
+    during a rolling upgrade or after a rollback); replay it with a worker that reads it."""
     DELIVERY_FAILED = "delivery_failed"
     """Not an input rule: a consumer of our outputs (the pager) could not deliver the message
     after its retries, or the receiver refused it for good; the original is that output."""

@@ -236,8 +236,10 @@ class Settings(BaseSettings):
     min_score_change: int = Field(
         3,
         ge=0,
-        description="Publish a score change when the score moves at least this many points (or "
-        "the tier changes). Env: LEADSCORE_MIN_SCORE_CHANGE.",
+        description="Publish a score change when the score moved at least this many points "
+        "from the last PUBLISHED score (or the tier changes), so the compacted scores.changes "
+        "always holds every lead's score within this many points. Env: "
+        "LEADSCORE_MIN_SCORE_CHANGE.",
     )
     top_factors: int = Field(
         3, ge=1, le=10, description="Factors per score change. Env: LEADSCORE_TOP_FACTORS."

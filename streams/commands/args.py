@@ -26,6 +26,16 @@ def existing_file(text: str) -> Path:
     return path
 
 
+def output_file(text: str) -> Path:
+    """argparse type: a file to write, in a directory that exists (checked before the work)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"is a directory: {text}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {path.parent}")
+    return path
+
+
 def positive_float(text: str) -> float:
     """argparse type: a number > 0."""
     try:

@@ -5,6 +5,12 @@ Events are routed exactly as ``leadscore produce`` would send them and processed
 topic looped back in process. The final score of a lead is its model score on its final state
 at the time of its last event: the same definition the parity test applies to the worker's
 table (read from its changelog), so the two can be compared to 1e-9.
+
+``--emit FILE`` also writes the messages the worker would publish, score changes and alerts
+in the order they were made, one JSON object a line: ``{"topic": ..., "key": ..., "value":
+...}`` with the message exactly as the topic carries it. The last score change per lead is
+what the compacted ``scores.changes`` ends with (within ``MIN_SCORE_CHANGE`` of the final
+score, see the README's delivery section).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -90,8 +97,26 @@ def final_scores(proc: Processor, records: Iterable[tuple[str, bytes]]) -> dict[
             for i, (lead, at) in enumerate(rows)}
 
 
+def emitted(proc: Processor, outputs: Iterable[Output]) -> Iterator[dict[str, Any]]:
+    """The score changes and alerts among ``outputs``, in order, as --emit writes them."""
+    published = (proc.topics.changes, proc.topics.alerts)
+    for o in outputs:
+        if o.topic in published:
+            yield {"topic": o.topic, "key": None if o.key is None else o.key.decode(),
+                   "value": orjson.loads(o.value)}
+
+
+def write_emitted(path: Path, proc: Processor, outputs: Iterable[Output]) -> int:
+    n = 0
+    with path.open("wb") as fh:
+        for doc in emitted(proc, outputs):
+            fh.write(orjson.dumps(doc) + b"\n")
+            n += 1
+    return n
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    from streams.commands.args import existing_file, positive_float
+    from streams.commands.args import existing_file, output_file, positive_float
 
     p = sub.add_parser(
         "replay",
@@ -104,6 +129,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                    help="model artifact (default: $LEADSCORE_MODEL_DIR)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="write the JSON lines here instead of stdout")
+    p.add_argument("--emit", type=output_file, default=None, metavar="FILE",
+                   help="also write the score changes and alerts the worker would publish, "
+                   "in order, as JSON lines {topic, key, value}")
     p.add_argument("--max-age-days", type=positive_float, default=None, metavar="D",
                    help="dead-letter events older than D days, as the worker does with "
                    "LEADSCORE_MAX_EVENT_AGE_DAYS (default: no limit; a file is history)")
@@ -129,6 +157,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         if args.out:
             out.close()
     n_dead = sum(1 for o in outputs if o.topic == proc.topics.deadletter)
-    print(f"replayed: {len(scores):,} open leads scored, {n_dead:,} dead letters",
+    emitted = ""
+    if args.emit:
+        n = write_emitted(args.emit, proc, outputs)
+        emitted = f", {n:,} score changes and alerts written to {args.emit}"
+    print(f"replayed: {len(scores):,} open leads scored, {n_dead:,} dead letters{emitted}",
           file=sys.stderr)
     return 0

@@ -23,7 +23,6 @@ the handoff topic, so a mis-keyed producer cannot split a lead's state across pa
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
 import time
@@ -34,7 +33,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-import orjson
 
 from models.columns import feature_rows, top_factors
 from models.scoring import Scorer
@@ -47,9 +45,10 @@ from models.state import (
     state_from_bytes,
     state_to_bytes,
 )
-from schemas import DeadLetterRecord
+from schemas import DeadLetterRecord, ReasonCode
 from schemas.fastpath import FastEvent, parse_event_fast
 from schemas.outputs import dead_letter_key
+from streams.core import handoff as handoff_
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
 from streams.core.messages import alert_bytes, factor, score_change_bytes
 from streams.core.partitioner import partition_for
@@ -290,32 +289,67 @@ class _Batch:
 
     # ------------------------------------------------------------------ routing
     def handoff(self, i: int, msg: Message) -> None:
-        lead = (msg.key or b"").decode()
-        body = orjson.loads(msg.value)
-        kind = body["k"]
+        h = handoff_.decode(msg.key, msg.value)
+        if isinstance(h, handoff_.Refusal):
+            self._refuse(msg, h)
+            return
+        lead, kind = h.lead, h.kind
         if kind == "rescore":
             rec = self.record(lead_key(lead))
             if rec is not None and rec.score is not None:
-                self.rescore[lead] = (float(body["at"]), i)
+                self.rescore[lead] = (h.at, i)
                 self.touched[lead_key(lead)] = i
             return
-        raw = base64.b64decode(body["raw"])
-        ev = parse_event_fast(raw, now=self.now, max_age=None, max_bytes=1 << 30)
+        ev = parse_event_fast(h.raw, now=self.now, max_age=None, max_bytes=1 << 30)
         if isinstance(ev, DeadLetterRecord):  # validated at ingress; only a foreign writer
-            self._dead_letter(msg, ev)
+            # The handoff record is the original (its event is inside, base64).
+            self._dead_letter(msg, DeadLetterRecord.create(
+                msg.value, ev.reason_code, f"the handoff's event: {ev.message}",
+                failed_at=self.now, event_id=ev.event_id, event_type=ev.event_type))
             return
         if kind == "route":
             self.event(i, ev, routed=True)
             return
         key = lead_key(lead)
-        if kind == "merge" and body.get("state"):
-            rec = self.record_or_new(key)
-            rec.state = merge(rec.state, state_from_bytes(base64.b64decode(body["state"])))
+        merged = False
+        if kind == "merge" and h.state is not None:
+            found = self._merged(key, h.state)
+            if isinstance(found, handoff_.Refusal):
+                self._refuse(msg, found)
+                return
+            self.records[key], merged = found
             self.touched[key] = i
-            self.counts["merged"] += 1
-        changed = self.fold(key, ev, i)
-        if (changed or kind == "merge") and self.significant(ev):
+            self.counts["merged"] += merged
+        # Scored only when something changed: a repeated identify (a producer's retry, or a
+        # batch redone after a crash) merges nothing new and folds nothing, and must not
+        # publish its score change a second time.
+        if (self.fold(key, ev, i) or merged) and self.significant(ev):
             self.to_score[lead] = (ev, i)
+
+    def _merged(self, key: str, raw_state: bytes
+                ) -> tuple[LeadRecord, bool] | handoff_.Refusal:
+        """The lead's record with an anonymous state merged in, and whether that changed it
+        (``merge`` is idempotent: a state merged before changes nothing); or why the state is
+        refused (nothing changed then). The state came over a topic anyone can write: it is
+        checked by a round trip through the record format, which refuses other shapes."""
+        try:
+            other = state_from_bytes(raw_state)
+            if other.half_lives != self.p.state_config.half_lives_days:
+                raise ValueError(f"half-lives {other.half_lives}")
+            LeadRecord.from_bytes(LeadRecord(other).to_bytes())
+            rec = self.record_or_new(key)
+            fresh = other.origin == 0 or (other.origin not in rec.state.merged
+                                          and other.origin != rec.state.origin)
+            rec.state = merge(rec.state, other)
+        except Exception as exc:  # noqa: BLE001 - any bad state is bad input, not a bug
+            return handoff_.Refusal(ReasonCode.INVALID_HANDOFF,
+                                    f"handoff 'state' is not a model state: {exc!r}"[:500])
+        return rec, fresh
+
+    def _refuse(self, msg: Message, r: handoff_.Refusal) -> None:
+        value = msg.value if type(msg.value) is bytes else b""
+        self._dead_letter(msg, DeadLetterRecord.create(value, r.reason, r.message,
+                                                       failed_at=self.now))
 
     def ingress(self, i: int, msg: Message) -> None:
         ev = parse_event_fast(msg.value, now=self.now, max_age=self.max_age,
@@ -356,19 +390,17 @@ class _Batch:
         self.alias_writes[anon] = (lead, i)
         key = anon_key(anon)
         rec = self.record(key)
-        state = base64.b64encode(state_to_bytes(rec.state)).decode() if rec else None
+        state = state_to_bytes(rec.state) if rec else None
         self._send_handoff(lead, "merge", ev.to_bytes(), state=state)
         if rec is not None:
             self.records[key] = None
             self.touched[key] = i
 
-    def _send_handoff(self, lead: str, kind: str, raw: bytes, state: str | None = None) -> None:
-        body: dict[str, Any] = {"k": kind, "raw": base64.b64encode(raw).decode()}
+    def _send_handoff(self, lead: str, kind: str, raw: bytes, state: bytes | None = None
+                      ) -> None:
         self.counts[f"handoff:{kind}"] += 1
-        if state is not None:
-            body["state"] = state
         self.result.outputs.append(Output(self.p.topics.handoff, lead.encode(),
-                                          orjson.dumps(body)))
+                                          handoff_.encode(kind, raw, state)))
 
     def _dead_letter(self, msg: Message, dl: DeadLetterRecord) -> None:
         dl = dl.with_source(msg.topic, msg.partition, msg.offset)
@@ -419,7 +451,11 @@ class _Batch:
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
             self.result.scored_scores.append(s)
             self.result.scored_sources.append(sources[j])
-            if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
+            # Against the last PUBLISHED score: scores.changes is compacted, its last message
+            # per lead must stay within min_change of the lead's score (small steps add up).
+            # The tier is the published one too: every tier change is published.
+            pub = rec.published_score
+            if pub is None or abs(s - pub) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
             for d in decisions:
                 self._alert(d, cause)
@@ -441,6 +477,7 @@ class _Batch:
             model_version=self.p.scorer.version, cause_event_id=cause.id,
             cause_event_type=cause.type, event_time=cause.time, emitted_at=self.now)
         self.result.outputs.append(Output(self.p.topics.changes, lead.encode(), value))
+        rec.published_score, rec.published_probability = rec.score, rec.probability
         self.counts[f"changes:{rec.tier}"] += 1
 
     def _alert(self, d: AlertDecision, cause: Cause) -> None:

@@ -2,7 +2,15 @@
 
 One value per key, so each lead costs one RocksDB write and one changelog message per batch.
 
-Format 2 (written now): compact little-endian binary, ``struct`` fields and packed arrays in a
+Format 3 (written now): format 2 with the last *published* score and probability after the
+header. Why: ``scores.changes`` is compacted and a CRM reads its last message per lead as the
+current score, so a change is published when the score moved ``MIN_SCORE_CHANGE`` from the
+last published one, not from the last computed one (small steps used to add up unseen: a lead
+went 1, 11, 13, 15, 17 and its last message said 11). Format 2 records are still read, with
+no published score: the lead's next score is published whatever its size, after which the
+topic holds it again.
+
+Format 2 (read): compact little-endian binary, ``struct`` fields and packed arrays in a
 fixed order, starting with the byte ``0x02``. Decoding one is a handful of ``unpack_from``
 calls instead of two JSON parses: it was the second cost of the scorer after validation
 (~27 us of ~173 us per event). Array lengths are stored, and a record whose model state has
@@ -40,7 +48,7 @@ from models.state import (
 from streams.core.alerting import AlertState, make_state
 
 LEAD, ANON = "L:", "A:"
-FORMAT = 2
+FORMAT = 3
 _LEN = struct.Struct(">I")
 _NAN = math.nan
 _TIERS = (None, "hot", "warm", "cold")
@@ -49,6 +57,8 @@ _TIER_CODE = {t: i for i, t in enumerate(_TIERS)}
 # Header: format, flags, score, probability, tier, scored_at, last event, spike (at, score),
 # decline (at, score), alert history length. Absent floats are NaN, absent scores -1.
 _HEAD = struct.Struct("<BBhdBdddhdhH")
+# Format 3 only, right after the header: the last published score (-1: none) and probability.
+_PUB = struct.Struct("<hd")
 _IN_HOT, _CLOSED = 1, 2
 # State: counts of half-lives, decayed sums, channels, misc, timestamps, buckets, recent ids,
 # features, integrations, merged ids; the width code of the event counts; then decay_ref,
@@ -74,15 +84,18 @@ class LeadRecord:
     tier: str | None = None
     scored_at: float | None = None  # event time the last score was computed at
     alert: AlertState = field(default_factory=AlertState)
+    # What scores.changes last carried for this lead (None: nothing yet, or not known).
+    published_score: int | None = None
+    published_probability: float | None = None
 
-    def to_bytes(self) -> bytes:
-        """Format 2."""
+    def to_bytes(self, fmt: int = FORMAT) -> bytes:
+        """Format 3 (``fmt=2``: the previous format, for tests that it is still read)."""
         s, a = self.state, self.alert
         last = s.ts[T["last"]]
         flags = (_IN_HOT if a.in_hot else 0) | (_CLOSED if not math.isnan(s.closed_at) else 0)
         hist = a.history
         head = _HEAD.pack(
-            FORMAT, flags, -1 if self.score is None else self.score,
+            fmt, flags, -1 if self.score is None else self.score,
             _NAN if self.probability is None else self.probability, _TIER_CODE[self.tier],
             _NAN if self.scored_at is None else self.scored_at, last,
             _NAN if a.last_spike_at is None else a.last_spike_at,
@@ -90,6 +103,10 @@ class LeadRecord:
             _NAN if a.last_decline_at is None else a.last_decline_at,
             -1 if a.decline_score is None else a.decline_score, len(hist))
         parts = [head]
+        if fmt == FORMAT:
+            parts.append(_PUB.pack(
+                -1 if self.published_score is None else self.published_score,
+                _NAN if self.published_probability is None else self.published_probability))
         if hist:
             parts.append(struct.pack(f"<{len(hist)}d{len(hist)}h", *(t for t, _ in hist),
                                      *(v for _, v in hist)))
@@ -111,16 +128,21 @@ class LeadRecord:
     def from_bytes(cls, raw: bytes) -> LeadRecord:
         if raw[0] == 0:
             return _from_format_1(raw)
-        if raw[0] != FORMAT:
+        if raw[0] not in (2, FORMAT):
             raise ValueError(f"unknown lead record format {raw[0]}")
         score, prob, tier, scored_at, _, _, alert, end = _unpack_head(raw)
-        return cls(_state_from(raw, end), score, prob, tier, scored_at, alert)
+        rec = cls(_state_from(raw, end), score, prob, tier, scored_at, alert)
+        if raw[0] == FORMAT:
+            pub_score, pub_prob = _PUB.unpack_from(raw, _HEAD.size)
+            if pub_score >= 0:
+                rec.published_score, rec.published_probability = pub_score, pub_prob
+        return rec
 
 
 def _unpack_head(raw: bytes) -> tuple[Any, ...]:
-    (_, flags, score, prob, tier, scored_at, last, spike_at, spike_score, decline_at,
+    (fmt, flags, score, prob, tier, scored_at, last, spike_at, spike_score, decline_at,
      decline_score, nh) = _HEAD.unpack_from(raw)
-    end = _HEAD.size
+    end = _HEAD.size + (_PUB.size if fmt == FORMAT else 0)
     history: tuple[tuple[float, int], ...] = ()
     if nh:
         vals = struct.unpack_from(f"<{nh}d{nh}h", raw, end)

@@ -1,5 +1,5 @@
-"""The lead record's binary format (2) round-trips every field, and format 1 (what tables
-written before it hold) is still read, so existing tables keep working."""
+"""The lead record's binary format (3) round-trips every field, and formats 2 and 1 (what
+tables written before it hold) are still read, so existing tables keep working."""
 
 from __future__ import annotations
 
@@ -37,15 +37,16 @@ def records(states: list[LeadState]) -> list[LeadRecord]:
     out = [LeadRecord(s) for s in states]
     out[0] = LeadRecord(states[0], 83, 0.8312345678901234, "hot", 1.7e9 + 0.25,
                         AlertState(True, ((1.7e9, 40), (1.7e9 + 60.5, 83)), 1.7e9 + 60.5, 83,
-                                   None, None))
+                                   None, None), 81, 0.81234)
     out[1] = LeadRecord(states[1], 12, 0.12, "cold", 1.6e9,
                         AlertState(False, (), None, None, 1.6e9, 12))
     return out
 
 
 def same(a: LeadRecord, b: LeadRecord) -> None:
-    assert (a.score, a.probability, a.tier, a.scored_at, a.alert) == (
-        b.score, b.probability, b.tier, b.scored_at, b.alert)
+    assert (a.score, a.probability, a.tier, a.scored_at, a.alert, a.published_score,
+            a.published_probability) == (b.score, b.probability, b.tier, b.scored_at, b.alert,
+                                         b.published_score, b.published_probability)
     for slot in LeadState.__slots__:
         x, y = getattr(a.state, slot), getattr(b.state, slot)
         if isinstance(x, float) and math.isnan(x):
@@ -57,14 +58,26 @@ def same(a: LeadRecord, b: LeadRecord) -> None:
     assert state_to_bytes(a.state) == state_to_bytes(b.state)
 
 
-def test_format_2_round_trips_every_field(states: list[LeadState]) -> None:
+def test_format_3_round_trips_every_field(states: list[LeadState]) -> None:
     assert len(states) > 50
+    assert records(states)[0].published_score == 81
     for rec in records(states):
         raw = rec.to_bytes()
-        assert raw[0] == 2
+        assert raw[0] == 3
         back = LeadRecord.from_bytes(raw)
         same(back, rec)
         assert back.to_bytes() == raw
+
+
+def test_format_2_is_still_read_without_a_published_score(states: list[LeadState]) -> None:
+    for rec in records(states):
+        old = rec.to_bytes(fmt=2)
+        assert old[0] == 2
+        back = LeadRecord.from_bytes(old)
+        assert (back.published_score, back.published_probability) == (None, None)
+        rec.published_score = rec.published_probability = None
+        same(back, rec)
+        assert LeadRecord.peek(old) == LeadRecord.peek(back.to_bytes())
 
 
 def test_format_1_is_still_read(states: list[LeadState]) -> None:
@@ -72,13 +85,14 @@ def test_format_1_is_still_read(states: list[LeadState]) -> None:
         old = format_1_bytes(rec)
         assert old[0] == 0
         back = LeadRecord.from_bytes(old)
-        # Format 1 stored the dedup table's times rounded to the second.
+        # Format 1 stored the dedup table's times rounded to the second, and no published score.
+        rec.published_score = rec.published_probability = None
         rec.state.recent = {k: float(round(v)) for k, v in rec.state.recent.items()}
         same(back, rec)
         assert LeadRecord.peek(old) == LeadRecord.peek(back.to_bytes())
 
 
-def test_format_2_is_smaller(states: list[LeadState]) -> None:
+def test_format_3_is_smaller(states: list[LeadState]) -> None:
     new = sum(len(r.to_bytes()) for r in records(states))
     old = sum(len(format_1_bytes(r)) for r in records(states))
     assert new < old
@@ -98,7 +112,7 @@ def test_an_unknown_format_or_a_foreign_state_shape_is_refused(states: list[Lead
     with pytest.raises(ValueError, match="format 9"):
         LeadRecord.from_bytes(bytes([9]) + bytes(raw[1:]))
     # A state written with one more channel than this code knows.
-    header = struct.calcsize("<BBhdBdddhdhH")
+    header = struct.calcsize("<BBhdBdddhdhH") + struct.calcsize("<hd")
     raw[header + 2] += 1
     with pytest.raises(ValueError, match="channels"):
         LeadRecord.from_bytes(bytes(raw))

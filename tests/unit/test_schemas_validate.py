@@ -176,8 +176,10 @@ def test_bad_inputs_are_distinct_and_numerous() -> None:
     assert len({raw for _, raw, _ in BAD_INPUTS}) == len(BAD_INPUTS)
     assert len({name for name, _, _ in BAD_INPUTS}) == len(BAD_INPUTS)
     # every reason bytes can be rejected for is exercised, except the worker-bug one, a null
-    # value (not bytes: tested below) and the pager's (delivery_failed is about an output)
-    not_input_rules = {ReasonCode.NOT_BYTES, ReasonCode.TOMBSTONE, ReasonCode.DELIVERY_FAILED}
+    # value (not bytes: tested below), the pager's (delivery_failed is about an output) and
+    # the handoff topic's (tests/unit/test_handoff.py)
+    not_input_rules = {ReasonCode.NOT_BYTES, ReasonCode.TOMBSTONE, ReasonCode.DELIVERY_FAILED,
+                       ReasonCode.INVALID_HANDOFF, ReasonCode.UNSUPPORTED_HANDOFF_VERSION}
     assert {code for _, _, code in BAD_INPUTS} == set(ReasonCode) - not_input_rules
 
 

@@ -11,9 +11,13 @@ replay`` runs) and hands the result to :class:`streams.worker.commit.Committer`,
 offsets committed, while the agent already processes the next batch.
 
 Concurrency 1 (a lead's batches must be processed in order); scaling is by partitions across
-workers. A batch fetched before a rebalance (an older consumer generation) is dropped: its
-partitions were sought back to their committed offsets. An exception while processing exits
-the worker (status 70) instead of letting Faust restart the agent past the batch.
+workers. A stop (SIGTERM) first waits for every batch the agent started to be delivered,
+written and committed (:meth:`HotPath.drain`, through the consumer's ``wait_empty``) and
+starts no new one, so a graceful stop publishes nothing that the restarted worker sends
+again (tests/integration/test_sigterm.py). A batch fetched before a rebalance (an older
+consumer generation) is dropped: its partitions were sought back to their committed
+offsets. An exception while processing exits the worker (status 70) instead of letting Faust
+restart the agent past the batch.
 """
 
 from __future__ import annotations
@@ -117,6 +121,11 @@ class HotPath:
         app = self.app
         if fetched.generation != app.consumer_generation_id:
             return  # fetched before a rebalance: the recovery sought these back
+        if app.should_stop:
+            # Stopping (SIGTERM): start nothing new. A batch processed now would send its
+            # outputs after the stop's drain returned, and stay uncommitted: sent twice after
+            # the restart. Left alone, it is fetched again by the next worker.
+            return
         assigned = app.consumer.assignment()
         if any(tp not in assigned for tp in fetched.by_tp):
             fetched = fetched.only(assigned)

@@ -12,8 +12,8 @@ histogram (:mod:`streams.core.tablescan`).
 from __future__ import annotations
 
 import faust
-import orjson
 
+from streams.core import handoff
 from streams.core.tablescan import scan
 from streams.worker.context import WorkerContext
 from streams.worker.metrics import worker_metrics
@@ -39,7 +39,7 @@ async def rescore_idle_leads(ctx: WorkerContext) -> None:
     found = scan(ctx.tables.leads.items(), now, idle_s, every_s, MAX_PER_SCAN)
     worker_metrics().record_scan(found.tiers, found.leads, found.anonymous)
     proc.histogram.reset(found.score_counts)
-    body = orjson.dumps({"k": "rescore", "at": now})
+    body = handoff.encode("rescore", at=now)
     for lead in found.due:
         await ctx.topics.handoff.send(key=lead.encode(), value=body)
     if found.due:
