@@ -8,6 +8,8 @@ Layout (all text, diffable):
                       value-model constants, version
   metrics.json        evaluation figures on the newest (test) snapshots
   reference.json      per-feature reference distributions (quantiles, missing share) for drift
+  examples.json       feature rows and their probabilities: the smoke scoring a worker runs
+                      before swapping the artifact in (models/registry.py)
   training_summary.json  what the model was trained on
   report.html         the evaluation report
 

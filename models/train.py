@@ -37,7 +37,7 @@ import lightgbm as lgb
 import numpy as np
 import orjson
 
-from models import artifact
+from models import artifact, registry
 from models.calibration import METHODS, choose
 from models.cli import module_main
 from models.errors import UsageError
@@ -267,6 +267,9 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     artifact.write_extra(folder, "training_summary.json", summary)
     artifact.write_extra(folder, "reference.json",
                          artifact.reference_distributions(snaps.X[train], names))
+    # Rows and their probabilities, so a worker smoke-scores the artifact before swapping
+    # it in (models/registry.py).
+    artifact.write_extra(folder, registry.EXAMPLES, registry.examples(scorer, snaps.X[test]))
     write_outputs(folder, metrics, summary)
     return folder
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from models.artifact import load
+from models.registry import champion_dir
 from streams.core.alerting import AlertPolicy
 from streams.core.processing import Policy, Processor, TopicNames
 from streams.core.significance import parse_rule
@@ -37,13 +38,9 @@ def topic_names(settings: Settings) -> TopicNames:
 
 
 def resolve_model_dir(path: Path) -> Path:
-    """An artifact folder, or a folder of them (``leadscore train --out``): the newest."""
-    if (path / "model.txt").exists() or not path.is_dir():
-        return path
-    found = [p for p in path.iterdir() if (p / "model.txt").exists()]
-    if not found:
-        return path  # load() explains what is missing
-    return max(found, key=lambda p: (p / "model.txt").stat().st_mtime)
+    """An artifact folder, or a registry of them (``leadscore train --out``): its champion
+    (``champion.json``, else the newest: :mod:`models.registry`)."""
+    return champion_dir(path)
 
 
 def build_processor(settings: Settings, model_dir: Path | None = None,

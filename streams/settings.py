@@ -225,8 +225,16 @@ class Settings(BaseSettings):
     # --- Scoring ------------------------------------------------------------------------------
     model_dir: Path = Field(
         Path(".leadscore/model"),
-        description="Model artifact folder (from `leadscore train`) the worker scores with. "
-        "Env: LEADSCORE_MODEL_DIR.",
+        description="Model artifact folder (from `leadscore train`) the worker scores with, or "
+        "a registry: a folder of artifacts whose champion is named by its champion.json "
+        "(`leadscore promote`), else the newest. Env: LEADSCORE_MODEL_DIR.",
+    )
+    model_check_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the worker looks at LEADSCORE_MODEL_DIR for a new champion, "
+        "which it validates and swaps in between batches (a refused one is logged once and "
+        "counted; the old model keeps scoring). Env: LEADSCORE_MODEL_CHECK_SECONDS.",
     )
     significant_events: str = Field(
         ",".join(DEFAULT_SIGNIFICANT),

@@ -202,6 +202,12 @@ class Processor:
         self._newest_event: float | None = None
         self._newest_seen_at = 0.0
 
+    def swap(self, scorer: Scorer) -> None:
+        """Score with ``scorer`` from the next batch on (the worker's model watch calls this
+        between batches; the state configuration is checked equal before)."""
+        self.scorer = scorer
+        self.state_config = scorer.config.state_config
+
     def saw_event_time(self, t: float) -> None:
         if self._newest_event is None or t > self._newest_event:
             self._newest_event, self._newest_seen_at = t, self.clock()

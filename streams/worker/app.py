@@ -29,7 +29,7 @@ from streams.worker.agents import lead_events
 from streams.worker.context import WorkerContext
 from streams.worker.fetch import BatchSink, BatchTransport
 from streams.worker.recovery import SeekFirstTableManager
-from streams.worker.timers import idle
+from streams.worker.timers import idle, modelwatch
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
               "error": logging.ERROR}
@@ -101,6 +101,7 @@ def wire(app: LeadscoreApp, settings: Settings) -> WorkerContext:
                         tables_.declare(app, settings))
     app.batch_sink = lead_events.register(app, ctx)
     idle.register(app, ctx)
+    modelwatch.register(app, ctx)
     views.register(app, ctx)
 
     async def close_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

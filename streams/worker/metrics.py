@@ -119,11 +119,22 @@ class Metrics:
         self.model_loaded_at = Gauge(
             f"{PREFIX}_model_loaded_timestamp_seconds",
             "When the model artifact was loaded (Unix time).", registry=r)
+        self.model_swaps = Counter(
+            f"{PREFIX}_model_swaps_total",
+            "Champion changes seen in LEADSCORE_MODEL_DIR: outcome=swapped (validated and "
+            "scoring), refused (a check failed; the old model keeps scoring).",
+            ["outcome"], registry=r)
+        self.model_refused = Counter(
+            f"{PREFIX}_model_refusals_total",
+            "Artifacts refused by the swap checks, by reason: load, hash, state_config, "
+            "features, no_examples, examples, smoke.", ["reason"], registry=r)
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when table recovery is done and the worker serves lookups.",
             registry=r)
         for t in TIERS:
             self.leads.labels(tier=t)
+        for o in ("swapped", "refused"):
+            self.model_swaps.labels(outcome=o)
         for k in ("lead", "anonymous"):
             self.table_records.labels(kind=k)
 
