@@ -29,6 +29,7 @@ def policy_from(settings: Settings, partitions: int | None) -> Policy:
                            page_from=settings.alert_page_from),
         significant=parse_rule(settings.significant_events.split(",")),
         partitions=partitions,
+        contacted_quiet_s=settings.feedback_contacted_hours * 3600,
     )
 
 

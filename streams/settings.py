@@ -203,6 +203,11 @@ class Settings(BaseSettings):
     topic_outcomes: str = Field(
         "leads.outcomes", description="CRM outcomes in. Env: LEADSCORE_TOPIC_OUTCOMES."
     )
+    topic_feedback: str = Field(
+        "leads.feedback",
+        description="Rep feedback in (verdicts on leads: schemas/feedback.py), keyed by lead "
+        "id. Env: LEADSCORE_TOPIC_FEEDBACK.",
+    )
     topic_handoff: str = Field(
         "leads.handoff",
         description="Internal, keyed by lead id: anonymous state handed to the lead's partition "
@@ -235,6 +240,13 @@ class Settings(BaseSettings):
         description="How often the worker looks at LEADSCORE_MODEL_DIR for a new champion, "
         "which it validates and swaps in between batches (a refused one is logged once and "
         "counted; the old model keeps scoring). Env: LEADSCORE_MODEL_CHECK_SECONDS.",
+    )
+    feedback_contacted_hours: float = Field(
+        72.0,
+        ge=0,
+        description="After a rep's \"contacted\" feedback on a lead, its alerts are not paged "
+        "(not published) for this many hours of event time; scores still change. "
+        "Env: LEADSCORE_FEEDBACK_CONTACTED_HOURS.",
     )
     significant_events: str = Field(
         ",".join(DEFAULT_SIGNIFICANT),
@@ -486,6 +498,7 @@ class Settings(BaseSettings):
             self.topic_product,
             self.topic_profile,
             self.topic_outcomes,
+            self.topic_feedback,
         ]
 
 

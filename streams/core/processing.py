@@ -101,6 +101,9 @@ class Policy:
     significant: SignificanceRule = DEFAULT_RULE
     # Partitions of the input topics; None skips the partition check (offline replay).
     partitions: int | None = None
+    # After a rep's "contacted" feedback, a lead's alerts are not published for this long
+    # (event time); scores and alert state move on as usual.
+    contacted_quiet_s: float = 72 * 3600.0
 
 
 @dataclass
@@ -352,8 +355,25 @@ class _Batch:
             else:
                 self.fold(anon_key(ev.anonymous_id), ev, i)
             return
+        if ev.type == "rep_feedback":
+            self._feedback(i, ev)
+            return
         if self.fold(lead_key(ev.lead_id), ev, i) and self.significant(ev):
             self.to_score[ev.lead_id] = (ev, i)
+
+    def _feedback(self, i: int, ev: FastEvent) -> None:
+        """A rep's verdict: folded (``not_a_fit`` and ``converted_outside_crm`` close the
+        lead), counted by verdict, and ``contacted`` starts the lead's quiet time."""
+        assert ev.lead_id is not None
+        key = lead_key(ev.lead_id)
+        if not self.fold(key, ev, i):
+            return
+        verdict = ev.properties.verdict
+        self.counts[f"feedback:{verdict}"] += 1
+        if verdict == "contacted":
+            rec = self.record_or_new(key)
+            if rec.contacted_at is None or ev.ts > rec.contacted_at:
+                rec.contacted_at = ev.ts
 
     def _identify(self, i: int, ev: FastEvent) -> None:
         anon, lead = ev.anonymous_id, ev.lead_id
@@ -427,8 +447,14 @@ class _Batch:
             self.result.scored_sources.append(sources[j])
             if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
-            for d in decisions:
-                self._alert(d, cause)
+            if decisions:
+                contacted = rec.contacted_at
+                if contacted is not None and 0 <= at - contacted < pol.contacted_quiet_s:
+                    for d in decisions:  # a rep is on it: no page
+                        counts[f"alerts_suppressed:{d.kind}"] += 1
+                else:
+                    for d in decisions:
+                        self._alert(d, cause)
         counts["scored"] += len(rows)
         if emit:
             # Explanations only for the changes sent, in one call for the batch.

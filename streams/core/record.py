@@ -2,17 +2,23 @@
 
 One value per key, so each lead costs one RocksDB write and one changelog message per batch.
 
-Format 2 (written now): compact little-endian binary, ``struct`` fields and packed arrays in a
-fixed order, starting with the byte ``0x02``. Decoding one is a handful of ``unpack_from``
-calls instead of two JSON parses: it was the second cost of the scorer after validation
-(~27 us of ~173 us per event). Array lengths are stored, and a record whose model state has
-other channel/misc/timestamp counts than this code's ``models.state`` is refused (ValueError)
-rather than misread. The profile (a few strings per lead) stays a small orjson document.
+Format 3 (written now): format 2 with the byte ``0x03`` first and a trailer after the model
+state: what the streams side remembers about a lead beyond its score, starting with when a rep
+last said "contacted" (NaN: never). Adding it as a trailer keeps format 2's reader whole: a
+format-2 record is a format-3 record without the trailer.
+
+Format 2 (read; written before rep feedback): compact little-endian binary, ``struct`` fields
+and packed arrays in a fixed order, starting with the byte ``0x02``. Decoding one is a handful
+of ``unpack_from`` calls instead of two JSON parses: it was the second cost of the scorer
+after validation (~27 us of ~173 us per event). Array lengths are stored, and a record whose
+model state has other channel/misc/timestamp counts than this code's ``models.state`` is
+refused (ValueError) rather than misread. The profile (a few strings per lead) stays a
+small orjson document.
 
 Format 1 (read, so existing tables keep working): a 4-byte big-endian length of an orjson
 header, the header, then the model's own ``state_to_bytes``. Its first byte is always 0 (a
 header is far below 16 MiB), which is how the two are told apart. A record read in format 1
-is written back in format 2 the next time its lead changes.
+is written back in format 3 the next time its lead changes (so is one read in format 2).
 
 Table keys are prefixed: ``L:<lead_id>`` for leads, ``A:<anonymous_id>`` for visitors not yet
 identified, so an anonymous id can never collide with a lead id.
@@ -40,7 +46,9 @@ from models.state import (
 from streams.core.alerting import AlertState, make_state
 
 LEAD, ANON = "L:", "A:"
-FORMAT = 2
+FORMAT = 3
+# Format 3's trailer: contacted_at (event time of the last "contacted" feedback, NaN: none).
+_TAIL = struct.Struct("<d")
 _LEN = struct.Struct(">I")
 _NAN = math.nan
 _TIERS = (None, "hot", "warm", "cold")
@@ -74,9 +82,10 @@ class LeadRecord:
     tier: str | None = None
     scored_at: float | None = None  # event time the last score was computed at
     alert: AlertState = field(default_factory=AlertState)
+    contacted_at: float | None = None  # event time of a rep's last "contacted" feedback
 
     def to_bytes(self) -> bytes:
-        """Format 2."""
+        """Format 3."""
         s, a = self.state, self.alert
         last = s.ts[T["last"]]
         flags = (_IN_HOT if a.in_hot else 0) | (_CLOSED if not math.isnan(s.closed_at) else 0)
@@ -94,6 +103,7 @@ class LeadRecord:
             parts.append(struct.pack(f"<{len(hist)}d{len(hist)}h", *(t for t, _ in hist),
                                      *(v for _, v in hist)))
         parts.append(_state_bytes(s))
+        parts.append(_TAIL.pack(_NAN if self.contacted_at is None else self.contacted_at))
         return b"".join(parts)
 
     @staticmethod
@@ -111,10 +121,15 @@ class LeadRecord:
     def from_bytes(cls, raw: bytes) -> LeadRecord:
         if raw[0] == 0:
             return _from_format_1(raw)
-        if raw[0] != FORMAT:
+        if raw[0] not in (2, FORMAT):
             raise ValueError(f"unknown lead record format {raw[0]}")
         score, prob, tier, scored_at, _, _, alert, end = _unpack_head(raw)
-        return cls(_state_from(raw, end), score, prob, tier, scored_at, alert)
+        state, end = _state_from(raw, end)
+        contacted = None
+        if raw[0] == FORMAT:
+            (c,) = _TAIL.unpack_from(raw, end)
+            contacted = None if c != c else c
+        return cls(state, score, prob, tier, scored_at, alert, contacted)
 
 
 def _unpack_head(raw: bytes) -> tuple[Any, ...]:
@@ -181,7 +196,8 @@ def _state_bytes(s: LeadState) -> bytes:
     return b"".join(parts)
 
 
-def _state_from(raw: bytes, at: int) -> LeadState:
+def _state_from(raw: bytes, at: int) -> tuple[LeadState, int]:
+    """The model state at ``at``, and where it ends."""
     (nhl, nd, k, nm, nt, nb, nr, nf, ni, nmg, w, decay_ref, deal_value, origin,
      nprof) = _SIZES.unpack_from(raw, at)
     if (nd, k, nm, nt) != (len(DECAY_GROUPS) * nhl, len(CHANNELS), len(MISC), len(TS)):
@@ -234,7 +250,7 @@ def _state_from(raw: bytes, at: int) -> LeadState:
         s.merged = set()
     # field -> [value, ts, hash]: orjson gives the lists as the state keeps them.
     s.profile = orjson.loads(raw[at:at + nprof]) if nprof else {}
-    return s
+    return s, at + nprof
 
 
 def _from_format_1(raw: bytes) -> LeadRecord:
@@ -254,3 +270,9 @@ def format_1_bytes(rec: LeadRecord) -> bytes:
                            "le": None if math.isnan(last) else last,
                            "closed": not math.isnan(rec.state.closed_at)})
     return _LEN.pack(len(header)) + header + state_to_bytes(rec.state)
+
+
+def format_2_bytes(rec: LeadRecord) -> bytes:
+    """A record in format 2 (tests check that it is still read; nothing writes it any more)."""
+    raw = rec.to_bytes()
+    return bytes([2]) + raw[1:-_TAIL.size]

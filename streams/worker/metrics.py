@@ -83,6 +83,14 @@ class Metrics:
             ["tier"], registry=r)
         self.alerts = Counter(
             f"{PREFIX}_alerts_total", "Alerts published, by kind.", ["kind"], registry=r)
+        self.feedback = Counter(
+            f"{PREFIX}_feedback_total",
+            "Rep feedback folded into leads (leads.feedback), by verdict: good_fit, not_a_fit, "
+            "contacted, converted_outside_crm, wrong_person.", ["verdict"], registry=r)
+        self.alerts_suppressed = Counter(
+            f"{PREFIX}_alerts_suppressed_total",
+            "Alerts not published because a rep said \"contacted\" within "
+            "LEADSCORE_FEEDBACK_CONTACTED_HOURS, by kind.", ["kind"], registry=r)
         self.latency = Histogram(
             f"{PREFIX}_event_to_score_seconds",
             "From the causing event's Kafka record timestamp (set when it was produced) to its "
@@ -171,6 +179,10 @@ class Metrics:
                 self.duplicates.inc(n)
             elif kind == "merged":
                 self.merges.inc(n)
+            elif kind == "feedback":
+                self.feedback.labels(verdict=rest).inc(n)
+            elif kind == "alerts_suppressed":
+                self.alerts_suppressed.labels(kind=rest).inc(n)
         for s in result.scored_scores:
             self.score.observe(s)
         for i in result.scored_sources:

@@ -136,8 +136,8 @@ def read_table(bootstrap: str, changelog: str) -> dict[str, bytes]:
     return {k: v for k, v in latest.items() if v is not None}
 
 
-SCORER_TOPICS = ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-                 "alerts", "deadletter")
+SCORER_TOPICS = ("website", "email", "product", "profile", "outcomes", "feedback", "handoff",
+                 "changes", "alerts", "deadletter")
 
 
 def scorer_setup(bootstrap: str, prefix: str, model: Path,

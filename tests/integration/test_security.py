@@ -38,8 +38,8 @@ from tests.conftest import Broker
 from tests.integration.helpers import worker_process
 from tests.tls import SecureListeners, secured
 
-TOPICS = ("website", "email", "product", "profile", "outcomes", "handoff", "changes", "alerts",
-          "deadletter")
+TOPICS = ("website", "email", "product", "profile", "outcomes", "feedback", "handoff", "changes",
+          "alerts", "deadletter")
 
 
 @pytest.fixture(scope="module")

@@ -34,12 +34,17 @@ def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tm
     bad = [b"\xff\xfe not json", b'{"type": "page_view"}', b"[]"]
     for raw in bad:
         producer.produce(names["website"], key=b"lead-0", value=raw)
+    # rep feedback is an input like the others: a bad verdict is dead-lettered
+    bad_feedback = _event("rep_feedback", "lead-0", 200, rep_id="ana", verdict="maybe")
+    producer.produce(names["feedback"], key=b"lead-0", value=bad_feedback)
+    producer.produce(names["feedback"], key=b"lead-1", value=_event(
+        "rep_feedback", "lead-1", 201, rep_id="ana", verdict="good_fit"))
     assert producer.flush(30) == 0
 
     with worker_process(env, tmp_path) as proc:
         changes = consume(kafka.bootstrap, names["changes"], until=lambda m: len(m) >= 6,
                           timeout=120)
-        dead = consume(kafka.bootstrap, names["deadletter"], until=lambda m: len(m) >= 3,
+        dead = consume(kafka.bootstrap, names["deadletter"], until=lambda m: len(m) >= 4,
                        timeout=60)
         assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
 
@@ -48,8 +53,9 @@ def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tm
     assert all(c.cause_event_type == "page_view" for c in msgs)
     assert all(m.key() == ScoreChange.from_bytes(m.value()).lead_id.encode() for m in changes)
     records = [DeadLetterRecord.from_bytes(m.value()) for m in dead]
-    assert sorted(r.original for r in records) == sorted(bad)
-    assert all(r.source_topic == names["website"] and r.reason_code for r in records)
+    assert sorted(r.original for r in records) == sorted([*bad, bad_feedback])
+    assert all(r.source_topic == (names["feedback"] if r.original == bad_feedback
+                                  else names["website"]) and r.reason_code for r in records)
 
 
 def test_idle_leads_are_rescored_by_the_timer(kafka, topic_prefix, tmp_path, small_model):

@@ -1,4 +1,4 @@
-"""The lead record's binary format (2) round-trips every field, and format 1 (what tables
+"""The lead record's binary format (3) round-trips every field, and format 1 (what tables
 written before it hold) is still read, so existing tables keep working."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from models.simulate import run as simulate
 from models.state import LeadState, fold_into, merge, observe, state_to_bytes
 from schemas import Event, parse_event
 from streams.core.alerting import AlertState
-from streams.core.record import LeadRecord, format_1_bytes
+from streams.core.record import LeadRecord, format_1_bytes, format_2_bytes
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +57,26 @@ def same(a: LeadRecord, b: LeadRecord) -> None:
     assert state_to_bytes(a.state) == state_to_bytes(b.state)
 
 
-def test_format_2_round_trips_every_field(states: list[LeadState]) -> None:
+def test_format_3_round_trips_every_field(states: list[LeadState]) -> None:
     assert len(states) > 50
-    for rec in records(states):
+    for i, rec in enumerate(records(states)):
+        rec.contacted_at = 1.7e9 + i if i % 2 else None
         raw = rec.to_bytes()
-        assert raw[0] == 2
+        assert raw[0] == 3
         back = LeadRecord.from_bytes(raw)
         same(back, rec)
+        assert back.contacted_at == rec.contacted_at
         assert back.to_bytes() == raw
+
+
+def test_format_2_is_still_read(states: list[LeadState]) -> None:
+    for rec in records(states):
+        old = format_2_bytes(rec)
+        assert old[0] == 2
+        back = LeadRecord.from_bytes(old)
+        same(back, rec)
+        assert back.contacted_at is None
+        assert LeadRecord.peek(old) == LeadRecord.peek(back.to_bytes())
 
 
 def test_format_1_is_still_read(states: list[LeadState]) -> None:
