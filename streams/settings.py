@@ -248,6 +248,14 @@ class Settings(BaseSettings):
         "(not published) for this many hours of event time; scores still change. "
         "Env: LEADSCORE_FEEDBACK_CONTACTED_HOURS.",
     )
+    quality_window_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="Rolling window of outcomes the model's online quality figures cover "
+        "(leadscore_quality_*): outcomes of the last this many days, each joined with the "
+        "lead's score 7 and 30 days before it. Env: LEADSCORE_QUALITY_WINDOW_DAYS.",
+    )
     significant_events: str = Field(
         ",".join(DEFAULT_SIGNIFICANT),
         description="Comma-separated selectors of events that trigger a re-score: an event "

@@ -54,8 +54,11 @@ from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
 from streams.core.messages import alert_bytes, factor, score_change_bytes
 from streams.core.partitioner import partition_for
 from streams.core.percentile import ScoreHistogram
+from streams.core.quality import label_of, observe_outcome, remember_score, version_bytes
 from streams.core.record import LeadRecord, anon_key, lead_key
 from streams.core.significance import DEFAULT_RULE, SignificanceRule
+
+OUTCOME_TYPES = frozenset({"converted", "disqualified", "lost"})
 
 
 # Plain named tuples: a batch makes one Output per score change and one Write per lead, and a
@@ -197,6 +200,7 @@ class Processor:
                  policy: Policy = Policy(), clock: Callable[[], float] = time.time,
                  histogram: ScoreHistogram | None = None) -> None:
         self.scorer = scorer
+        self.version_bytes = version_bytes(scorer.version)
         self.topics = topics
         self.policy = policy
         self.clock = clock
@@ -209,6 +213,7 @@ class Processor:
         """Score with ``scorer`` from the next batch on (the worker's model watch calls this
         between batches; the state configuration is checked equal before)."""
         self.scorer = scorer
+        self.version_bytes = version_bytes(scorer.version)
         self.state_config = scorer.config.state_config
 
     def saw_event_time(self, t: float) -> None:
@@ -358,8 +363,17 @@ class _Batch:
         if ev.type == "rep_feedback":
             self._feedback(i, ev)
             return
-        if self.fold(lead_key(ev.lead_id), ev, i) and self.significant(ev):
-            self.to_score[ev.lead_id] = (ev, i)
+        if self.fold(lead_key(ev.lead_id), ev, i):
+            if ev.type in OUTCOME_TYPES:
+                self._outcome(lead_key(ev.lead_id), ev.ts, label_of(ev.type))
+            if self.significant(ev):
+                self.to_score[ev.lead_id] = (ev, i)
+
+    def _outcome(self, key: str, at: float, label: int | None) -> None:
+        """Join the outcome with the lead's earlier scores (streams.core.quality)."""
+        rec = self.records.get(key)
+        if rec is not None and label is not None and observe_outcome(rec, at, label):
+            self.counts["outcomes_observed"] += 1
 
     def _feedback(self, i: int, ev: FastEvent) -> None:
         """A rep's verdict: folded (``not_a_fit`` and ``converted_outside_crm`` close the
@@ -370,6 +384,7 @@ class _Batch:
             return
         verdict = ev.properties.verdict
         self.counts[f"feedback:{verdict}"] += 1
+        self._outcome(key, ev.ts, label_of(ev.type, verdict))
         if verdict == "contacted":
             rec = self.record_or_new(key)
             if rec.contacted_at is None or ev.ts > rec.contacted_at:
@@ -434,6 +449,7 @@ class _Batch:
         emit: list[int] = []
         trends: list[str] = []
         counts, histogram = self.counts, self.p.histogram
+        version = self.p.version_bytes
         for j, (lead, rec, cause, at) in enumerate(rows):
             s, prob = int(scores[j]), float(probs[j])
             tier = pol.alerts.tier(s)  # the configured tiers, not the artifact defaults
@@ -443,6 +459,7 @@ class _Batch:
                                             at=at, cause_event_id=cause.id, policy=pol.alerts)
             histogram.move(prev, s)
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
+            remember_score(rec, at, prob, version)
             self.result.scored_scores.append(s)
             self.result.scored_sources.append(sources[j])
             if prev is None or abs(s - prev) >= pol.min_change or tier != prev_tier:

@@ -3,8 +3,10 @@
 One value per key, so each lead costs one RocksDB write and one changelog message per batch.
 
 Format 3 (written now): format 2 with the byte ``0x03`` first and a trailer after the model
-state: what the streams side remembers about a lead beyond its score, starting with when a rep
-last said "contacted" (NaN: never). Adding it as a trailer keeps format 2's reader whole: a
+state: what the streams side remembers about a lead beyond its score: when a rep last said
+"contacted" (NaN: never), a bounded score history (one entry per UTC day scored, 14 bytes
+each, at most ``quality.HISTORY_DAYS``) and the last outcome joined with the scores before it
+(:mod:`streams.core.quality`). Adding it as a trailer keeps format 2's reader whole: a
 format-2 record is a format-3 record without the trailer.
 
 Format 2 (read; written before rep feedback): compact little-endian binary, ``struct`` fields
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -47,8 +49,15 @@ from streams.core.alerting import AlertState, make_state
 
 LEAD, ANON = "L:", "A:"
 FORMAT = 3
-# Format 3's trailer: contacted_at (event time of the last "contacted" feedback, NaN: none).
-_TAIL = struct.Struct("<d")
+# Format 3's trailer: contacted_at (event time of the last "contacted" feedback, NaN: none),
+# the number of score-history entries and of outcome observations; then the entries.
+_TAIL = struct.Struct("<dBB")
+# Score history, one entry per UTC day the lead was scored: day, probability, the model's
+# version (its 12 hex digits as 6 bytes).
+_DAYSCORE = struct.Struct("<if6s")
+# An outcome joined with the score the lead had a look-back before it: look-back days, label
+# (1 converted), probability then, that model's version, the outcome's day.
+_OBSERVED = struct.Struct("<BBf6si")
 _LEN = struct.Struct(">I")
 _NAN = math.nan
 _TIERS = (None, "hot", "warm", "cold")
@@ -83,6 +92,10 @@ class LeadRecord:
     scored_at: float | None = None  # event time the last score was computed at
     alert: AlertState = field(default_factory=AlertState)
     contacted_at: float | None = None  # event time of a rep's last "contacted" feedback
+    # (day, probability, version bytes) per UTC day scored, oldest first (streams.core.quality)
+    history: list[tuple[int, float, bytes]] = field(default_factory=list)
+    # (look-back days, label, probability, version bytes, outcome day) of the last outcome
+    observed: list[tuple[int, int, float, bytes, int]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         """Format 3."""
@@ -103,7 +116,13 @@ class LeadRecord:
             parts.append(struct.pack(f"<{len(hist)}d{len(hist)}h", *(t for t, _ in hist),
                                      *(v for _, v in hist)))
         parts.append(_state_bytes(s))
-        parts.append(_TAIL.pack(_NAN if self.contacted_at is None else self.contacted_at))
+        # The trailer's counts come last, so the table scan reads the observations from the
+        # end of a record without decoding its model state (peek_observed).
+        days, obs = self.history, self.observed
+        parts.extend(_DAYSCORE.pack(*h) for h in days)
+        parts.extend(_OBSERVED.pack(*o) for o in obs)
+        parts.append(_TAIL.pack(_NAN if self.contacted_at is None else self.contacted_at,
+                                len(days), len(obs)))
         return b"".join(parts)
 
     @staticmethod
@@ -125,11 +144,28 @@ class LeadRecord:
             raise ValueError(f"unknown lead record format {raw[0]}")
         score, prob, tier, scored_at, _, _, alert, end = _unpack_head(raw)
         state, end = _state_from(raw, end)
-        contacted = None
+        rec = cls(state, score, prob, tier, scored_at, alert)
         if raw[0] == FORMAT:
-            (c,) = _TAIL.unpack_from(raw, end)
-            contacted = None if c != c else c
-        return cls(state, score, prob, tier, scored_at, alert, contacted)
+            tail = len(raw) - _TAIL.size
+            c, nh, no = _TAIL.unpack_from(raw, tail)
+            rec.contacted_at = None if c != c else c
+            start = tail - no * _OBSERVED.size - nh * _DAYSCORE.size
+            if start != end:
+                raise ValueError(f"lead record trailer at {start}, its state ends at {end}")
+            if nh:
+                rec.history = list(_DAYSCORE.iter_unpack(raw[start:start + nh * _DAYSCORE.size]))
+            if no:
+                rec.observed = list(_OBSERVED.iter_unpack(raw[tail - no * _OBSERVED.size:tail]))
+        return rec
+
+    @staticmethod
+    def peek_observed(raw: bytes) -> list[tuple[int, int, float, bytes, int]]:
+        """The outcome observations alone, read from the end of the record (format 3)."""
+        if raw[0] != FORMAT:
+            return []
+        tail = len(raw) - _TAIL.size
+        no = raw[-1]
+        return list(_OBSERVED.iter_unpack(raw[tail - no * _OBSERVED.size:tail])) if no else []
 
 
 def _unpack_head(raw: bytes) -> tuple[Any, ...]:
@@ -274,5 +310,5 @@ def format_1_bytes(rec: LeadRecord) -> bytes:
 
 def format_2_bytes(rec: LeadRecord) -> bytes:
     """A record in format 2 (tests check that it is still read; nothing writes it any more)."""
-    raw = rec.to_bytes()
+    raw = replace(rec, history=[], observed=[]).to_bytes()
     return bytes([2]) + raw[1:-_TAIL.size]

@@ -136,6 +136,36 @@ class Metrics:
             f"{PREFIX}_model_refusals_total",
             "Artifacts refused by the swap checks, by reason: load, hash, state_config, "
             "features, no_examples, examples, smoke.", ["reason"], registry=r)
+        q = ["version", "lookback"]
+        self.quality_outcomes = Gauge(
+            f"{PREFIX}_quality_outcomes",
+            "Outcomes in the rolling window (LEADSCORE_QUALITY_WINDOW_DAYS) joined with the "
+            "score the lead had `lookback` days before, by the version that scored it "
+            "(the champion's only), on this worker's leads.", q, registry=r)
+        self.quality_conversions = Gauge(
+            f"{PREFIX}_quality_conversions", "Of those outcomes, conversions.", q, registry=r)
+        self.quality_predicted = Gauge(
+            f"{PREFIX}_quality_predicted_sum", "Sum of the probabilities those scores gave "
+            "(predicted conversions): pooled across workers, sum(predicted) / sum(outcomes) "
+            "against sum(conversions) / sum(outcomes) is the calibration.", q, registry=r)
+        self.quality_auc = Gauge(
+            f"{PREFIX}_quality_auc", "AUC of those scores against the outcomes on this "
+            "worker's leads (a hash-partitioned sample: an estimate of the whole's).", q,
+            registry=r)
+        self.quality_brier = Gauge(
+            f"{PREFIX}_quality_brier", "Brier score of those scores.", q, registry=r)
+        self.quality_ece = Gauge(
+            f"{PREFIX}_quality_ece", "Expected calibration error of those scores (15 "
+            "equal-mass bins, as in training).", q, registry=r)
+        qt = ["version", "lookback", "tier"]
+        self.quality_tier_outcomes = Gauge(
+            f"{PREFIX}_quality_tier_outcomes", "Outcomes by the tier the score put the lead in.",
+            qt, registry=r)
+        self.quality_tier_conversions = Gauge(
+            f"{PREFIX}_quality_tier_conversions", "Conversions by that tier.", qt, registry=r)
+        self.quality_tier_predicted = Gauge(
+            f"{PREFIX}_quality_tier_predicted_sum", "Predicted conversions by that tier.", qt,
+            registry=r)
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when table recovery is done and the worker serves lookups.",
             registry=r)
@@ -206,6 +236,33 @@ class Metrics:
             self.leads.labels(tier=t).set(tiers.get(t, 0))
         self.table_records.labels(kind="lead").set(leads)
         self.table_records.labels(kind="anonymous").set(anonymous)
+
+    def record_quality(self, figures: Mapping[tuple[bytes, int], Any], version: str,
+                       version_bytes: bytes, lookbacks: Sequence[int]) -> None:
+        """The window's figures of the champion (other versions' observations are not
+        exported: the label set stays one version per worker)."""
+        for lb in lookbacks:
+            f = figures.get((version_bytes, lb))
+            labels = {"version": version, "lookback": str(lb)}
+            self.quality_outcomes.labels(**labels).set(f.outcomes if f else 0)
+            self.quality_conversions.labels(**labels).set(f.conversions if f else 0)
+            self.quality_predicted.labels(**labels).set(f.predicted_sum if f else 0.0)
+            nan = float("nan")
+            self.quality_auc.labels(**labels).set(f.auc if f else nan)
+            self.quality_brier.labels(**labels).set(f.brier if f else nan)
+            self.quality_ece.labels(**labels).set(f.ece if f else nan)
+            for t in TIERS:
+                n, k, ps = f.tiers[t] if f else (0, 0, 0.0)
+                self.quality_tier_outcomes.labels(**labels, tier=t).set(n)
+                self.quality_tier_conversions.labels(**labels, tier=t).set(k)
+                self.quality_tier_predicted.labels(**labels, tier=t).set(ps)
+        for g in (self.quality_outcomes, self.quality_conversions, self.quality_predicted,
+                  self.quality_auc, self.quality_brier, self.quality_ece,
+                  self.quality_tier_outcomes, self.quality_tier_conversions,
+                  self.quality_tier_predicted):
+            for key in list(g._metrics):  # a swapped-out version's series go away
+                if key[0] != version:
+                    g.remove(*key)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -61,11 +61,15 @@ def test_format_3_round_trips_every_field(states: list[LeadState]) -> None:
     assert len(states) > 50
     for i, rec in enumerate(records(states)):
         rec.contacted_at = 1.7e9 + i if i % 2 else None
+        rec.history = [(20000 + d, 0.25, bytes(6)) for d in range(i % 4)]
+        rec.observed = [(7, 1, 0.5, b"abcdef", 20010)] if i % 3 == 0 else []
         raw = rec.to_bytes()
         assert raw[0] == 3
         back = LeadRecord.from_bytes(raw)
         same(back, rec)
-        assert back.contacted_at == rec.contacted_at
+        assert (back.contacted_at, back.history, back.observed) == (
+            rec.contacted_at, rec.history, rec.observed)
+        assert LeadRecord.peek_observed(raw) == rec.observed
         assert back.to_bytes() == raw
 
 
