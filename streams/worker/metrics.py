@@ -145,7 +145,7 @@ class Metrics:
         self.quality_conversions = Gauge(
             f"{PREFIX}_quality_conversions", "Of those outcomes, conversions.", q, registry=r)
         self.quality_predicted = Gauge(
-            f"{PREFIX}_quality_predicted_sum", "Sum of the probabilities those scores gave "
+            f"{PREFIX}_quality_predicted", "Sum of the probabilities those scores gave "
             "(predicted conversions): pooled across workers, sum(predicted) / sum(outcomes) "
             "against sum(conversions) / sum(outcomes) is the calibration.", q, registry=r)
         self.quality_auc = Gauge(
@@ -164,7 +164,7 @@ class Metrics:
         self.quality_tier_conversions = Gauge(
             f"{PREFIX}_quality_tier_conversions", "Conversions by that tier.", qt, registry=r)
         self.quality_tier_predicted = Gauge(
-            f"{PREFIX}_quality_tier_predicted_sum", "Predicted conversions by that tier.", qt,
+            f"{PREFIX}_quality_tier_predicted", "Predicted conversions by that tier.", qt,
             registry=r)
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when table recovery is done and the worker serves lookups.",
