@@ -43,6 +43,7 @@ def _registrars() -> list[Registrar]:
     from streams.commands import (
         crmsync,
         demo,
+        drift,
         evaluate,
         export,
         kafka,
@@ -57,6 +58,7 @@ def _registrars() -> list[Registrar]:
     return [
         crmsync.add_arguments,
         demo.add_arguments,
+        drift.add_arguments,
         evaluate.add_arguments,
         export.add_arguments,
         kafka.add_arguments,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from models.artifact import load
 from models.registry import champion_dir
@@ -46,5 +49,15 @@ def resolve_model_dir(path: Path) -> Path:
 
 def build_processor(settings: Settings, model_dir: Path | None = None,
                     partitions: int | None = None) -> Processor:
-    scorer = load(resolve_model_dir(model_dir or settings.model_dir))
-    return Processor(scorer, topic_names(settings), policy_from(settings, partitions))
+    path = resolve_model_dir(model_dir or settings.model_dir)
+    proc = Processor(load(path), topic_names(settings), policy_from(settings, partitions))
+    proc.reference = load_reference(path)
+    return proc
+
+
+def load_reference(path: Path) -> dict[str, Any] | None:
+    """The artifact's drift reference (reference.json), None without one."""
+    try:
+        return dict(orjson.loads((path / "reference.json").read_bytes()))
+    except (OSError, orjson.JSONDecodeError):
+        return None

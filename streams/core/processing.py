@@ -51,6 +51,7 @@ from schemas import DeadLetterRecord
 from schemas.fastpath import FastEvent, parse_event_fast
 from schemas.outputs import dead_letter_key
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
+from streams.core.drift import RecentRows
 from streams.core.messages import alert_bytes, factor, score_change_bytes
 from streams.core.partitioner import partition_for
 from streams.core.percentile import ScoreHistogram
@@ -107,6 +108,8 @@ class Policy:
     # After a rep's "contacted" feedback, a lead's alerts are not published for this long
     # (event time); scores and alert state move on as usual.
     contacted_quiet_s: float = 72 * 3600.0
+    # Scored feature rows kept for drift (streams.core.drift): the most recent this many.
+    drift_rows: int = 5000
 
 
 @dataclass
@@ -205,6 +208,9 @@ class Processor:
         self.policy = policy
         self.clock = clock
         self.histogram = histogram or ScoreHistogram()
+        self.recent = RecentRows(len(scorer.config.names), policy.drift_rows)
+        # The artifact's reference.json (drift), when it has one: set by streams.runtime.
+        self.reference: dict[str, Any] | None = None
         self.state_config = scorer.config.state_config
         self._newest_event: float | None = None
         self._newest_seen_at = 0.0
@@ -444,6 +450,7 @@ class _Batch:
         # Scorer.score_batch's arithmetic, without the expected deal value it also predicts
         # (a second booster the score changes do not carry).
         probability = scorer.probability_from_raw(scorer.raw(X))
+        self.p.recent.add(X, probability)
         scores = np.rint(100.0 * probability).astype(np.int64).tolist()
         probs = probability.tolist()
         emit: list[int] = []

@@ -166,6 +166,16 @@ class Metrics:
         self.quality_tier_predicted = Gauge(
             f"{PREFIX}_quality_tier_predicted", "Predicted conversions by that tier.", qt,
             registry=r)
+        self.drift_psi = Gauge(
+            f"{PREFIX}_drift_psi", "Population stability index of each model feature: this "
+            "worker's most recent scored rows against the champion's reference.json (< 0.1 "
+            "stable, > 0.25 a different population).", ["feature"], registry=r)
+        self.drift_score_psi = Gauge(
+            f"{PREFIX}_drift_score_psi", "Population stability index of the probability, "
+            "recent scores against the reference's.", registry=r)
+        self.drift_rows = Gauge(
+            f"{PREFIX}_drift_rows", "Recent scored rows the drift figures are computed on.",
+            registry=r)
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when table recovery is done and the worker serves lookups.",
             registry=r)
@@ -263,6 +273,12 @@ class Metrics:
             for key in list(g._metrics):  # a swapped-out version's series go away
                 if key[0] != version:
                     g.remove(*key)
+
+    def record_drift(self, features: Mapping[str, float], score: float, rows: int) -> None:
+        for name, value in features.items():
+            self.drift_psi.labels(feature=name).set(value)
+        self.drift_score_psi.set(score)
+        self.drift_rows.set(rows)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

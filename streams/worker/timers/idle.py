@@ -15,6 +15,7 @@ from __future__ import annotations
 import faust
 import orjson
 
+from streams.core.drift import drift
 from streams.core.quality import LOOKBACKS, QualityTally
 from streams.core.tablescan import scan
 from streams.worker.context import WorkerContext
@@ -22,6 +23,8 @@ from streams.worker.metrics import worker_metrics
 
 # Bound the work of one scan; the rest are found by the next one.
 MAX_PER_SCAN = 10_000
+# Fewer recent rows than this say too little about drift to export a figure.
+MIN_DRIFT_ROWS = 200
 
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
@@ -47,6 +50,10 @@ async def rescore_idle_leads(ctx: WorkerContext) -> None:
     if tally is not None:
         worker_metrics().record_quality(tally.figures(), proc.scorer.version,
                                         proc.version_bytes, LOOKBACKS)
+    rows, probability = proc.recent.rows()
+    if proc.reference is not None and len(rows) >= MIN_DRIFT_ROWS:
+        features, score = drift(rows, probability, proc.reference, proc.scorer.config.names)
+        worker_metrics().record_drift(features, score, len(rows))
     proc.histogram.reset(found.score_counts)
     body = orjson.dumps({"k": "rescore", "at": now})
     for lead in found.due:

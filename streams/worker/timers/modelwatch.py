@@ -21,6 +21,7 @@ import faust
 
 from models.errors import UsageError
 from models.registry import Refused, champion_dir, fingerprint, validate
+from streams.runtime import load_reference
 from streams.worker.context import WorkerContext
 from streams.worker.metrics import worker_metrics
 
@@ -69,6 +70,7 @@ class ModelWatch:
         if scorer.version == proc.scorer.version:
             return
         proc.swap(scorer)
+        proc.reference = load_reference(target)
         worker_metrics().record_model(scorer.version, 0.0)
         worker_metrics().model_swaps.labels(outcome="swapped").inc()
         log.warning("model swapped: %s -> %s (%s)", current.version, scorer.version, target)
