@@ -66,6 +66,9 @@ def _registrars() -> list[Registrar]:
         produce.add_arguments,
         promote.add_arguments,
         replay.add_arguments,
+        _model_command("retrain", "models.retrain",
+                       "train a challenger and compare it with the champion on the newest "
+                       "outcomes"),
         _model_command("simulate", "models.simulate",
                        "write realistic synthetic event history (JSON lines)"),
         topics.add_arguments,

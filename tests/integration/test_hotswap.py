@@ -88,7 +88,8 @@ def test_swap_under_load_loses_nothing_and_switches_every_output(kafka, topic_pr
     assert main(["promote", "--registry", str(root), va]) == 0
     port = free_port()
     names, env = scorer_setup(kafka.bootstrap, topic_prefix, root, min_score_change="0",
-                              model_check_seconds="0.5", web_port=str(port))
+                              model_check_seconds="0.5", web_port=str(port),
+                              idle_scan_seconds="1")
     events = _events()
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random",
                          "linger.ms": 5})
@@ -136,6 +137,10 @@ def test_swap_under_load_loses_nothing_and_switches_every_output(kafka, topic_pr
     assert 'leadscore_model_refusals_total{reason="smoke"} 1.0' in metrics
     assert 'leadscore_model_swaps_total{outcome="swapped"} 1.0' in metrics
     assert f'leadscore_model_info{{version="{vb}"}} 1.0' in metrics
+    # the table scan's drift figures, on the recent scored rows (both models' features)
+    rows = [x for x in metrics.splitlines() if x.startswith("leadscore_drift_rows ")]
+    assert rows and float(rows[0].split()[1]) >= 200, rows
+    assert sum(x.startswith("leadscore_drift_psi{") for x in metrics.splitlines()) >= 10
     log = (tmp_path / "worker.log").read_text()
     assert f"model swapped: {va} -> {vb}" in log, log[-3000:]
 
