@@ -56,6 +56,7 @@ class Pointer:
     version: str
     previous: str | None
     promoted_at: str | None
+    challenger: str | None = None  # scored in shadow beside the champion
 
 
 def is_artifact(path: Path) -> bool:
@@ -80,7 +81,9 @@ def read_pointer(registry: Path) -> Pointer | None:
         raise UsageError(f"{p}: not a champion pointer ({e})") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
         raise UsageError(f"{p}: not a champion pointer (no \"version\")")
-    return Pointer(normalise(doc["version"]), doc.get("previous"), doc.get("promoted_at"))
+    ch = doc.get("challenger")
+    return Pointer(normalise(doc["version"]), doc.get("previous"), doc.get("promoted_at"),
+                   normalise(ch) if isinstance(ch, str) and ch else None)
 
 
 def normalise(version: str) -> str:
@@ -204,15 +207,54 @@ def promote(registry: Path, version: str, current: Scorer | None = None) -> Poin
     was = before.version if before is not None else _version_of(champion_dir(registry))
     # promoting the champion again keeps its own "previous"
     previous = before.previous if before is not None and was == scorer.version else was
-    ptr = Pointer(scorer.version, previous, datetime.now(UTC).isoformat(timespec="seconds"))
+    # the challenger promoted leaves the shadow; another one stays there
+    keep = before.challenger if before is not None and before.challenger != scorer.version \
+        else None
+    ptr = Pointer(scorer.version, previous, datetime.now(UTC).isoformat(timespec="seconds"),
+                  keep)
+    _write(registry, ptr)
+    return ptr
+
+
+def shadow(registry: Path, version: str | None, current: Scorer | None = None) -> Pointer:
+    """Name ``version`` the challenger (None: no challenger), validated like a champion."""
+    before = read_pointer(registry)
+    if before is None:
+        champ = champion_dir(registry)
+        v = _version_of(champ)
+        if v is None:
+            raise UsageError(f"{registry} has no champion to shadow")
+        before = Pointer(v, None, None)
+    challenger = None
+    if version is not None:
+        scorer = validate(find(registry, version), current)
+        if scorer.version == before.version:
+            raise UsageError(f"{scorer.version} is the champion; a challenger is another model")
+        challenger = scorer.version
+    ptr = Pointer(before.version, before.previous, before.promoted_at, challenger)
+    _write(registry, ptr)
+    return ptr
+
+
+def challenger_dir(path: Path) -> Path | None:
+    """The challenger's artifact folder, when the registry's pointer names one."""
+    if is_artifact(path) or not path.is_dir():
+        return None
+    pointer = read_pointer(path)
+    if pointer is None or pointer.challenger is None:
+        return None
+    return find(path, pointer.challenger)
+
+
+def _write(registry: Path, ptr: Pointer) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".champion-", dir=registry)
     with os.fdopen(fd, "wb") as fh:
         fh.write(orjson.dumps({"version": ptr.version, "previous": ptr.previous,
-                               "promoted_at": ptr.promoted_at}, option=orjson.OPT_INDENT_2))
+                               "promoted_at": ptr.promoted_at, "challenger": ptr.challenger},
+                              option=orjson.OPT_INDENT_2))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, registry / POINTER)
-    return ptr
 
 
 def _version_of(path: Path) -> str | None:

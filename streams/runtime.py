@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from models.artifact import load
-from models.registry import champion_dir
+from models.registry import challenger_dir, champion_dir
 from streams.core.alerting import AlertPolicy
 from streams.core.processing import Policy, Processor, TopicNames
 from streams.core.significance import parse_rule
@@ -38,7 +38,8 @@ def policy_from(settings: Settings, partitions: int | None) -> Policy:
 
 def topic_names(settings: Settings) -> TopicNames:
     return TopicNames(handoff=settings.topic_handoff, changes=settings.topic_changes,
-                      alerts=settings.topic_alerts, deadletter=settings.topic_deadletter)
+                      alerts=settings.topic_alerts, deadletter=settings.topic_deadletter,
+                      shadow=settings.topic_shadow)
 
 
 def resolve_model_dir(path: Path) -> Path:
@@ -52,6 +53,9 @@ def build_processor(settings: Settings, model_dir: Path | None = None,
     path = resolve_model_dir(model_dir or settings.model_dir)
     proc = Processor(load(path), topic_names(settings), policy_from(settings, partitions))
     proc.reference = load_reference(path)
+    ch = challenger_dir(model_dir or settings.model_dir)
+    if ch is not None:
+        proc.shadow(load(ch))
     return proc
 
 

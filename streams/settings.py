@@ -221,6 +221,11 @@ class Settings(BaseSettings):
     topic_alerts: str = Field(
         "scores.alerts", description="Alerts out, keyed by lead id. Env: LEADSCORE_TOPIC_ALERTS."
     )
+    topic_shadow: str = Field(
+        "scores.shadow",
+        description="A challenger's scores in shadow (leadscore promote --shadow), keyed by "
+        "lead id: never paged. Env: LEADSCORE_TOPIC_SHADOW.",
+    )
     topic_deadletter: str = Field(
         "events.deadletter",
         description="Rejected input with its original bytes and a reason. "

@@ -30,6 +30,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                    help="promote the previous champion (champion.json's \"previous\")")
     p.add_argument("--registry", type=Path, default=None, metavar="DIR",
                    help="the folder of artifacts (default: $LEADSCORE_MODEL_DIR)")
+    p.add_argument("--shadow", metavar="VERSION|none", default=None,
+                   help="score VERSION in shadow beside the champion (results on "
+                   "LEADSCORE_TOPIC_SHADOW, never paged); none stops it")
     p.add_argument("--list", action="store_true", dest="list_",
                    help="list the registry's artifacts and which is the champion")
     p.set_defaults(func=run_from_args)
@@ -44,9 +47,25 @@ def run_from_args(args: argparse.Namespace) -> int:
                          "set LEADSCORE_MODEL_DIR or --registry")
     if args.list_:
         champion = registry.champion_dir(root)
+        shadowed = registry.challenger_dir(root)
         for p in registry.artifacts(root):
-            mark = "*" if p == champion else " "
+            mark = "*" if p == champion else "~" if p == shadowed else " "
             print(f"{mark} {registry.claimed_version(p) or '?'}  {p.name}")
+        return 0
+    if args.shadow is not None:
+        if args.version or args.rollback:
+            raise UsageError("--shadow takes its own VERSION; give no other")
+        wanted = None if args.shadow.lower() == "none" else args.shadow
+        from models.artifact import load as load_
+
+        champ = registry.champion_dir(root)
+        try:
+            ptr = registry.shadow(root, wanted,
+                                  load_(champ) if registry.is_artifact(champ) else None)
+        except registry.Refused as e:
+            raise UsageError(f"refused ({e.reason}): {e}") from e
+        print(f"challenger: {ptr.challenger or 'none'} (champion {ptr.version}); workers "
+              f"watching {root} follow within LEADSCORE_MODEL_CHECK_SECONDS", file=sys.stdout)
         return 0
     if args.rollback == bool(args.version):
         raise UsageError("give a VERSION or --rollback (one of them)")

@@ -93,6 +93,7 @@ class TopicNames:
     changes: str = "scores.changes"
     alerts: str = "scores.alerts"
     deadletter: str = "events.deadletter"
+    shadow: str = "scores.shadow"
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,17 @@ class Processor:
         self.recent = RecentRows(len(scorer.config.names), policy.drift_rows)
         # The artifact's reference.json (drift), when it has one: set by streams.runtime.
         self.reference: dict[str, Any] | None = None
+        # A second model scoring the same rows in shadow (its results to topics.shadow).
+        self.challenger: Scorer | None = None
+        self.challenger_bytes = b""
         self.state_config = scorer.config.state_config
         self._newest_event: float | None = None
         self._newest_seen_at = 0.0
+
+    def shadow(self, scorer: Scorer | None) -> None:
+        """Score in shadow with ``scorer`` from the next batch on (None: stop)."""
+        self.challenger = scorer
+        self.challenger_bytes = version_bytes(scorer.version) if scorer is not None else b""
 
     def swap(self, scorer: Scorer) -> None:
         """Score with ``scorer`` from the next batch on (the worker's model watch calls this
@@ -480,11 +489,35 @@ class _Batch:
                     for d in decisions:
                         self._alert(d, cause)
         counts["scored"] += len(rows)
+        if self.p.challenger is not None:
+            self._shadow(rows, X, probs)
         if emit:
             # Explanations only for the changes sent, in one call for the batch.
             explained = top_factors(scorer, X[emit], top_k=pol.top_k)
             for j, fs in zip(emit, explained, strict=True):
                 self._change(rows[j], fs, trends[j])
+
+    def _shadow(self, rows: list[Row], X: np.ndarray, champion: list[float]) -> None:
+        """The challenger scores the same rows (one batched predict; its own features when
+        its configuration differs); results go to the shadow topic, never to alerts."""
+        ch, scorer = self.p.challenger, self.p.scorer
+        assert ch is not None
+        Xc = X if ch.config == scorer.config else feature_rows(
+            [r.rec.state for r in rows], [r.at for r in rows], ch.config)
+        probs = ch.probability_from_raw(ch.raw(Xc)).tolist()
+        version, out, topic = self.p.challenger_bytes, self.result.outputs, self.p.topics.shadow
+        emitted = self.now.isoformat().replace("+00:00", "Z")
+        for j, (lead, rec, cause, at) in enumerate(rows):
+            p = float(probs[j])
+            remember_score(rec, at, p, version)
+            out.append(Output(topic, lead.encode(), orjson.dumps({
+                "lead_id": lead, "model_version": ch.version, "probability": p,
+                "score": int(round(100 * p)), "champion_version": scorer.version,
+                "champion_probability": champion[j], "cause_event_id": cause.id,
+                "cause_event_type": cause.type,
+                "event_time": cause.time.isoformat().replace("+00:00", "Z"),
+                "emitted_at": emitted})))
+        self.counts["shadow"] += len(rows)
 
     def _change(self, row: Row, fs: list[tuple[str, float, str]], trend_: str) -> None:
         lead, rec, cause, _ = row

@@ -27,7 +27,7 @@ from models.metrics import ece
 from streams.core.record import LeadRecord
 
 DAY = 86400
-HISTORY_DAYS = 35  # covers the longest look-back, plus a few days of slack
+HISTORY_DAYS = 35  # covers the longest look-back, plus a few days of slack (per version)
 LOOKBACKS = (7, 30)
 TIERS = ("hot", "warm", "cold")
 POSITIVE = "converted"
@@ -44,17 +44,21 @@ def version_bytes(version: str) -> bytes:
 
 
 def remember_score(rec: LeadRecord, at: float, probability: float, version: bytes) -> None:
-    """The day's entry (a later score the same day replaces it), oldest dropped beyond
-    ``HISTORY_DAYS``."""
+    """The day's entry of this model version (a later score the same day replaces it; a
+    challenger in shadow has entries of its own), oldest dropped beyond ``HISTORY_DAYS``."""
     day = int(at // DAY)
     hist = rec.history
-    if hist and hist[-1][0] == day:
-        hist[-1] = (day, probability, version)
-    elif not hist or day > hist[-1][0]:
-        hist.append((day, probability, version))
-        if len(hist) > HISTORY_DAYS or hist[0][0] <= day - HISTORY_DAYS:
-            rec.history = [h for h in hist if h[0] > day - HISTORY_DAYS][-HISTORY_DAYS:]
-    # an older day (a late re-score) is not inserted: the history is for look-backs
+    i = len(hist) - 1
+    while i >= 0 and hist[i][0] == day:
+        if hist[i][2] == version:
+            hist[i] = (day, probability, version)
+            return
+        i -= 1
+    if hist and day < hist[-1][0]:
+        return  # an older day (a late re-score): the history is for look-backs
+    hist.append((day, probability, version))
+    if len(hist) > 2 * HISTORY_DAYS or hist[0][0] <= day - HISTORY_DAYS:
+        rec.history = [h for h in hist if h[0] > day - HISTORY_DAYS][-2 * HISTORY_DAYS:]
 
 
 def label_of(event_type: str, verdict: str | None = None) -> int | None:
@@ -72,12 +76,13 @@ def observe_outcome(rec: LeadRecord, at: float, label: int) -> int:
     lead's earlier observations (its latest outcome is the one that counts). Returns how
     many look-backs found a score."""
     day = int(at // DAY)
-    out = []
+    out: list[tuple[int, int, float, bytes, int]] = []
     for lb in LOOKBACKS:
-        before = [h for h in rec.history if h[0] <= day - lb]
-        if before:
-            d, p, v = before[-1]
-            out.append((lb, label, p, v, day))
+        latest: dict[bytes, float] = {}  # per version (champion, challenger): newest first
+        for d, p, v in rec.history:
+            if d <= day - lb:
+                latest[v] = p
+        out.extend((lb, label, p, v, day) for v, p in latest.items())
     if out:
         rec.observed = out
     return len(out)

@@ -4,10 +4,10 @@ One value per key, so each lead costs one RocksDB write and one changelog messag
 
 Format 3 (written now): format 2 with the byte ``0x03`` first and a trailer after the model
 state: what the streams side remembers about a lead beyond its score: when a rep last said
-"contacted" (NaN: never), a bounded score history (one entry per UTC day scored, 14 bytes
-each, at most ``quality.HISTORY_DAYS``) and the last outcome joined with the scores before it
-(:mod:`streams.core.quality`). Adding it as a trailer keeps format 2's reader whole: a
-format-2 record is a format-3 record without the trailer.
+"contacted" (NaN: never), a bounded score history (one entry per UTC day scored and model
+version, 14 bytes each, at most ``quality.HISTORY_DAYS`` days) and the last outcome joined
+with the scores before it (:mod:`streams.core.quality`). Adding it as a trailer keeps format
+2's reader whole: a format-2 record is a format-3 record without the trailer.
 
 Format 2 (read; written before rep feedback): compact little-endian binary, ``struct`` fields
 and packed arrays in a fixed order, starting with the byte ``0x02``. Decoding one is a handful

@@ -91,6 +91,9 @@ class Metrics:
             f"{PREFIX}_alerts_suppressed_total",
             "Alerts not published because a rep said \"contacted\" within "
             "LEADSCORE_FEEDBACK_CONTACTED_HOURS, by kind.", ["kind"], registry=r)
+        self.shadow_scores = Counter(
+            f"{PREFIX}_shadow_scores_total", "Rows the challenger scored in shadow (results "
+            "on the shadow topic; never paged).", registry=r)
         self.latency = Histogram(
             f"{PREFIX}_event_to_score_seconds",
             "From the causing event's Kafka record timestamp (set when it was produced) to its "
@@ -219,6 +222,8 @@ class Metrics:
                 self.duplicates.inc(n)
             elif kind == "merged":
                 self.merges.inc(n)
+            elif kind == "shadow":
+                self.shadow_scores.inc(n)
             elif kind == "feedback":
                 self.feedback.labels(verdict=rest).inc(n)
             elif kind == "alerts_suppressed":
@@ -247,10 +252,22 @@ class Metrics:
         self.table_records.labels(kind="lead").set(leads)
         self.table_records.labels(kind="anonymous").set(anonymous)
 
-    def record_quality(self, figures: Mapping[tuple[bytes, int], Any], version: str,
-                       version_bytes: bytes, lookbacks: Sequence[int]) -> None:
-        """The window's figures of the champion (other versions' observations are not
-        exported: the label set stays one version per worker)."""
+    def record_quality(self, figures: Mapping[tuple[bytes, int], Any],
+                       versions: Mapping[str, bytes], lookbacks: Sequence[int]) -> None:
+        """The window's figures of the champion and the challenger in shadow, if any (other
+        versions' observations are not exported: at most two versions per worker)."""
+        for version, version_bytes in versions.items():
+            self._record_quality(figures, version, version_bytes, lookbacks)
+        for g in (self.quality_outcomes, self.quality_conversions, self.quality_predicted,
+                  self.quality_auc, self.quality_brier, self.quality_ece,
+                  self.quality_tier_outcomes, self.quality_tier_conversions,
+                  self.quality_tier_predicted):
+            for key in list(g._metrics):  # a swapped-out version's series go away
+                if key[0] not in versions:
+                    g.remove(*key)
+
+    def _record_quality(self, figures: Mapping[tuple[bytes, int], Any], version: str,
+                        version_bytes: bytes, lookbacks: Sequence[int]) -> None:
         for lb in lookbacks:
             f = figures.get((version_bytes, lb))
             labels = {"version": version, "lookback": str(lb)}
@@ -266,13 +283,6 @@ class Metrics:
                 self.quality_tier_outcomes.labels(**labels, tier=t).set(n)
                 self.quality_tier_conversions.labels(**labels, tier=t).set(k)
                 self.quality_tier_predicted.labels(**labels, tier=t).set(ps)
-        for g in (self.quality_outcomes, self.quality_conversions, self.quality_predicted,
-                  self.quality_auc, self.quality_brier, self.quality_ece,
-                  self.quality_tier_outcomes, self.quality_tier_conversions,
-                  self.quality_tier_predicted):
-            for key in list(g._metrics):  # a swapped-out version's series go away
-                if key[0] != version:
-                    g.remove(*key)
 
     def record_drift(self, features: Mapping[str, float], score: float, rows: int) -> None:
         for name, value in features.items():

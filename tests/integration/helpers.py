@@ -137,7 +137,7 @@ def read_table(bootstrap: str, changelog: str) -> dict[str, bytes]:
 
 
 SCORER_TOPICS = ("website", "email", "product", "profile", "outcomes", "feedback", "handoff",
-                 "changes", "alerts", "deadletter")
+                 "changes", "alerts", "deadletter", "shadow")
 
 
 def scorer_setup(bootstrap: str, prefix: str, model: Path,

@@ -166,3 +166,41 @@ def test_swap_under_load_loses_nothing_and_switches_every_output(kafka, topic_pr
     for key, raw in table.items():
         assert (state_to_bytes(LeadRecord.from_bytes(raw).state)
                 == state_to_bytes(LeadRecord.from_bytes(table_a.leads[key]).state)), key
+
+
+def test_a_challenger_in_shadow_scores_the_same_rows_and_never_pages(kafka, topic_prefix,
+                                                                      tmp_path, small_model):
+    root = tmp_path / "registry"
+    a = copy_into(small_model, root)
+    b = fewer_trees(small_model, root, trees=8)
+    va, vb = load(a).version, load(b).version
+    assert main(["promote", "--registry", str(root), va]) == 0
+    assert main(["promote", "--registry", str(root), "--shadow", vb]) == 0
+    names, env = scorer_setup(kafka.bootstrap, topic_prefix, root, min_score_change="0",
+                              model_check_seconds="0.5")
+    events = _events()[:200]
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "partitioner": "murmur2_random"})
+    for k, v in events:
+        producer.produce(names["website"], key=k, value=v)
+    assert producer.flush(30) == 0
+    with worker_process(env, tmp_path) as proc:
+        wait_caught_up(kafka.bootstrap, f"{topic_prefix}-app",
+                       [names["website"], names["handoff"]], timeout=120, settle=2)
+        # promoting the challenger makes it the champion and ends the shadow
+        assert main(["promote", "--registry", str(root), vb]) == 0
+        _wait_for(tmp_path / "worker.log", f"model swapped: {va} -> {vb}")
+        assert proc.poll() is None
+    n_changes = topic_size(kafka.bootstrap, names["changes"])
+    shadow = [orjson.loads(m.value()) for m in consume(
+        kafka.bootstrap, names["shadow"],
+        until=lambda m: len(m) >= topic_size(kafka.bootstrap, names["shadow"]))]
+    assert len(shadow) == n_changes > 0, "one shadow score per champion score"
+    pa, _ = _replayed(a, events)
+    pb, _ = _replayed(b, events)
+    for s in shadow:
+        assert (s["model_version"], s["champion_version"]) == (vb, va)
+        assert abs(s["probability"] - pb[s["cause_event_id"]]) <= 1e-9
+        assert abs(s["champion_probability"] - pa[s["cause_event_id"]]) <= 1e-9
+    alerts = consume(kafka.bootstrap, names["alerts"],
+                     until=lambda m: len(m) >= topic_size(kafka.bootstrap, names["alerts"]))
+    assert all(orjson.loads(m.value())["model_version"] == va for m in alerts)

@@ -39,7 +39,7 @@ from tests.integration.helpers import worker_process
 from tests.tls import SecureListeners, secured
 
 TOPICS = ("website", "email", "product", "profile", "outcomes", "feedback", "handoff", "changes",
-          "alerts", "deadletter")
+          "alerts", "deadletter", "shadow")
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def test_the_table_scan_tallies_observations_and_the_gauges_export_them() -> Non
     figs = tally.figures()
     assert figs[(V, 7)].outcomes == 6 and figs[(V, 7)].auc == 1.0
     m = Metrics(process=False)
-    m.record_quality(figs, "5c1e0a7d9b21", V, quality.LOOKBACKS)
+    m.record_quality(figs, {"5c1e0a7d9b21": V}, quality.LOOKBACKS)
     get = m.registry.get_sample_value
     lb = {"version": "5c1e0a7d9b21", "lookback": "7"}
     assert get("leadscore_quality_outcomes", lb) == 6
@@ -114,7 +114,7 @@ def test_the_table_scan_tallies_observations_and_the_gauges_export_them() -> Non
     assert get("leadscore_quality_auc", lb) == 1.0
     assert get("leadscore_quality_tier_outcomes", {**lb, "tier": "cold"}) == 3
     # after a swap, the old version's series are gone
-    m.record_quality({}, "000000000001", version_bytes("000000000001"), quality.LOOKBACKS)
+    m.record_quality({}, {"000000000001": version_bytes("000000000001")}, quality.LOOKBACKS)
     assert get("leadscore_quality_outcomes", lb) is None
     assert math.isnan(get("leadscore_quality_auc", {"version": "000000000001",
                                                     "lookback": "7"}))

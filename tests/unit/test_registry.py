@@ -104,3 +104,19 @@ def test_promote_mistakes_are_one_line_exit_2(reg, capsys) -> None:
     assert main(["promote", "--registry", str(root), b.name]) == 2
     assert "refused (no_examples)" in capsys.readouterr().err
     assert not (root / registry.POINTER).exists()
+
+
+def test_shadow_names_a_challenger_and_promoting_it_ends_the_shadow(reg, capsys) -> None:
+    root, a, b = reg
+    va, vb = load(a).version, load(b).version
+    assert main(["promote", "--registry", str(root), va]) == 0
+    assert main(["promote", "--registry", str(root), "--shadow", vb]) == 0
+    assert registry.challenger_dir(root) == b and registry.champion_dir(root) == a
+    assert main(["promote", "--registry", str(root), "--shadow", va]) == 2  # the champion
+    assert main(["promote", "--registry", str(root), "--list"]) == 0
+    assert f"~ {vb}" in capsys.readouterr().out
+    assert main(["promote", "--registry", str(root), vb]) == 0
+    assert registry.challenger_dir(root) is None and registry.champion_dir(root) == b
+    assert main(["promote", "--registry", str(root), "--shadow", va]) == 0
+    assert main(["promote", "--registry", str(root), "--shadow", "none"]) == 0
+    assert registry.challenger_dir(root) is None

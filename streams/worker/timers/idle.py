@@ -48,8 +48,10 @@ async def rescore_idle_leads(ctx: WorkerContext) -> None:
     found = scan(ctx.tables.leads.items(), now, idle_s, every_s, MAX_PER_SCAN, tally)
     worker_metrics().record_scan(found.tiers, found.leads, found.anonymous)
     if tally is not None:
-        worker_metrics().record_quality(tally.figures(), proc.scorer.version,
-                                        proc.version_bytes, LOOKBACKS)
+        versions = {proc.scorer.version: proc.version_bytes}
+        if proc.challenger is not None:
+            versions[proc.challenger.version] = proc.challenger_bytes
+        worker_metrics().record_quality(tally.figures(), versions, LOOKBACKS)
     rows, probability = proc.recent.rows()
     if proc.reference is not None and len(rows) >= MIN_DRIFT_ROWS:
         features, score = drift(rows, probability, proc.reference, proc.scorer.config.names)

@@ -20,7 +20,7 @@ from pathlib import Path
 import faust
 
 from models.errors import UsageError
-from models.registry import Refused, champion_dir, fingerprint, validate
+from models.registry import Refused, challenger_dir, champion_dir, fingerprint, validate
 from streams.runtime import load_reference
 from streams.worker.context import WorkerContext
 from streams.worker.metrics import worker_metrics
@@ -34,6 +34,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     @app.timer(interval=ctx.settings.model_check_seconds, name="leadscore.model_watch")
     async def check_model() -> None:
         await watch.check()
+        await watch.check_challenger()
 
 
 class ModelWatch:
@@ -70,10 +71,40 @@ class ModelWatch:
         if scorer.version == proc.scorer.version:
             return
         proc.swap(scorer)
+        if proc.challenger is not None and proc.challenger.version == scorer.version:
+            proc.shadow(None)  # the challenger promoted: it is the champion now
         proc.reference = load_reference(target)
         worker_metrics().record_model(scorer.version, 0.0)
         worker_metrics().model_swaps.labels(outcome="swapped").inc()
         log.warning("model swapped: %s -> %s (%s)", current.version, scorer.version, target)
+
+    async def check_challenger(self) -> None:
+        """The registry's challenger (``leadscore promote --shadow``), scored in shadow."""
+        proc = self.ctx.processor()
+        try:
+            target = challenger_dir(Path(self.ctx.settings.model_dir))
+        except UsageError:
+            return  # check() reports a broken pointer
+        have = proc.challenger.version if proc.challenger is not None else None
+        if target is None:
+            if have is not None:
+                proc.shadow(None)
+                log.warning("challenger %s no longer scored in shadow", have)
+            return
+        key = (str(target), fingerprint(target))
+        if key in self.refused or _same(target, have or ""):
+            return
+        try:
+            scorer = await asyncio.to_thread(validate, target, proc.scorer)
+        except Refused as e:
+            self.refused.add(key)
+            log.error("challenger refused (%s): %s", e.reason, e)
+            worker_metrics().model_refused.labels(reason=e.reason).inc()
+            return
+        if scorer.version != proc.scorer.version:
+            proc.shadow(scorer)
+            log.warning("challenger %s scores in shadow beside %s", scorer.version,
+                        proc.scorer.version)
 
 
 def _same(target: Path, version: str) -> bool:
