@@ -117,7 +117,7 @@ def test_topics_produce_and_worker_score_end_to_end(secure: SecureListeners, mod
     env = {**secure.env(mode), **_topic_env(topic_prefix, small_model)}
     created = _cli(["topics", "create"], env, tmp_path)
     assert created.returncode == 0, created.stderr
-    assert "created 9" in created.stdout
+    assert "created 11" in created.stdout
     leads = [f"{mode}-lead-{i}" for i in range(5)]
     events = tmp_path / "events.jsonl"
     events.write_bytes(_pricing_views(leads))
@@ -152,7 +152,7 @@ def test_demo_streams_through_sasl_ssl_scram(secure: SecureListeners, topic_pref
     detail = res.stdout[-3000:] + res.stderr[-2000:] + worker_log[-2000:]
     assert res.returncode == 0, detail
     assert "(SASL_SSL; --bootstrap: not started, not stopped by the demo)" in res.stdout
-    changes = re.search(r"score changes\s+([\d,]+)", res.stdout)
+    changes = re.search(r"^\s+score changes\s{2,}([\d,]+)", res.stdout, re.M)  # summary
     latency = re.search(r"latency p50 [\d,]+ ms, p99 [\d,.]+ (?:ms|s) over ([\d,]+) score",
                         res.stdout)
     assert changes and int(changes.group(1).replace(",", "")) > 0, detail
