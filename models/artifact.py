@@ -8,6 +8,8 @@ Layout (all text, diffable):
                       value-model constants, version
   metrics.json        evaluation figures on the newest (test) snapshots
   reference.json      per-feature reference distributions (quantiles, missing share) for drift
+  examples.json       feature rows and their probabilities: the smoke scoring a worker runs
+                      before swapping the artifact in (models/registry.py)
   training_summary.json  what the model was trained on
   report.html         the evaluation report
 
@@ -113,10 +115,15 @@ def load(folder: str | os.PathLike[str]) -> Scorer:
                   version=version, meta=man)
 
 
-def reference_distributions(X: np.ndarray, names: list[str]) -> dict[str, Any]:
-    """Deciles and missing share per feature, for population-stability checks in serving."""
+def reference_distributions(X: np.ndarray, names: list[str],
+                            probability: np.ndarray | None = None) -> dict[str, Any]:
+    """Deciles and missing share per feature (and of the probability, as "score"), for
+    population-stability checks in serving (streams/core/drift.py)."""
     qs = np.linspace(0, 1, 11)
     out: dict[str, Any] = {"quantiles": qs.tolist(), "rows": int(len(X)), "features": {}}
+    if probability is not None and len(probability):
+        out["score"] = {"missing": 0.0, "mean": float(np.mean(probability)),
+                        "quantiles": np.quantile(probability, qs).tolist()}
     for j, n in enumerate(names):
         col = X[:, j].astype(np.float64)
         ok = ~np.isnan(col)

@@ -5,7 +5,10 @@ within the label window?" at arbitrary times. A training row reproduces exactly 
 lead's state with events strictly before snapshot time S (replayed through the same `fold`
 and `merge` the worker uses), `features(state, S)`, and label = converted in [S, S + window).
 Leads already converted or disqualified at S are excluded; snapshots whose label window runs
-past the end of the data are censored (unknown label) and dropped.
+past the end of the data are censored (unknown label) and dropped. Rep feedback
+(``rep_feedback``, schemas/feedback.py) labels too: "converted_outside_crm" is a conversion
+(with no deal value), "not_a_fit" closes the lead like a disqualification; the other verdicts
+label nothing.
 
 Two populations of snapshot times, because calibration depends on WHEN a lead is scored:
 
@@ -267,7 +270,13 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
         for o in log.leads[lead_id]:
             if o.type == "converted" and o.ts < conv_t:
                 conv_t, conv_v, conv_c = o.ts, o.num, o.sub
-            if o.type in ("converted", "disqualified"):
+            elif o.type == "rep_feedback" and o.sub == "converted_outside_crm" and o.ts < conv_t:
+                # label rule: a rep's "converted outside the CRM" is a conversion (no deal
+                # value, so no row for the value model)
+                conv_t, conv_v, conv_c = o.ts, math.nan, None
+            if o.type in ("converted", "disqualified") or (
+                    o.type == "rep_feedback" and o.sub in ("not_a_fit", "converted_outside_crm")):
+                # label rule: "not a fit" closes the lead as a disqualification does
                 closed = min(closed, o.ts)
         first = items[0][0] if items else math.inf
         stop = min(closed, end - label_s)

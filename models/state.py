@@ -155,6 +155,8 @@ def observe(ev: Any) -> Obs:
     elif t == "converted":
         num = float(p.deal_value)
         sub = _val(p.currency)
+    elif t == "rep_feedback":
+        sub = _val(p.verdict)
     elif t == "profile_update":
         prof = {}
         for k in PROFILE_FIELDS:
@@ -328,6 +330,19 @@ def fold_into(s: LeadState, o: Obs, config: StateConfig = DEFAULT_STATE_CONFIG) 
     ts = o.ts
     h = id_hash(o.event_id)
     tsv = s.ts
+    if t == "rep_feedback":
+        # A rep's verdict is not the lead's behaviour: it moves no activity feature (not even
+        # the last-event time). "not_a_fit" closes the lead as a disqualification does,
+        # "converted_outside_crm" as a conversion (deal value unknown); the other verdicts
+        # only count (streams) and label nothing. Idempotent, exempt from lateness.
+        if h in s.recent:
+            return False
+        if o.sub == "not_a_fit":
+            _tmin(tsv, T["disqualified"], ts)
+        elif o.sub == "converted_outside_crm":
+            _tmin(tsv, T["converted"], ts)
+        _remember(s, h, ts, config)
+        return True
     if t == "profile_update" or t in ("converted", "disqualified", "lost"):
         # Idempotent by construction; exempt from lateness (a CRM sync may be days late).
         if h in s.recent:

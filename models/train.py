@@ -37,7 +37,7 @@ import lightgbm as lgb
 import numpy as np
 import orjson
 
-from models import artifact
+from models import artifact, registry
 from models.calibration import METHODS, choose
 from models.cli import module_main
 from models.errors import UsageError
@@ -272,8 +272,16 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     timings["total"] = round(time.perf_counter() - t_start, 2)
     summary["timings_seconds"] = timings
     artifact.write_extra(folder, "training_summary.json", summary)
-    artifact.write_extra(folder, "reference.json",
-                         artifact.reference_distributions(snaps.X[train], names))
+    # Drift reference: the training rows of the population the worker scores (right after
+    # significant events), with their probabilities; uniform-time rows when there are none.
+    at_events = train & (snaps.kind == EVENT)
+    ref_rows = at_events if at_events.sum() >= 100 else train
+    artifact.write_extra(folder, "reference.json", artifact.reference_distributions(
+        snaps.X[ref_rows], names,
+        probability=scorer.probability_from_raw(scorer.raw(snaps.X[ref_rows]))))
+    # Rows and their probabilities, so a worker smoke-scores the artifact before swapping
+    # it in (models/registry.py).
+    artifact.write_extra(folder, registry.EXAMPLES, registry.examples(scorer, snaps.X[test]))
     write_outputs(folder, metrics, summary)
     return folder
 

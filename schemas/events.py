@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 import schemas.email as email
+import schemas.feedback as feedback
 import schemas.outcome as outcome
 import schemas.product as product
 import schemas.profile as profile
@@ -33,7 +34,7 @@ from schemas.envelope import (
 )
 from schemas.versioning import upgrade_event_dict
 
-Category = Literal["website", "email", "product", "profile", "outcome"]
+Category = Literal["website", "email", "product", "profile", "outcome", "feedback"]
 
 TOPIC_FOR_CATEGORY: dict[str, str] = {
     "website": "events.website",
@@ -41,6 +42,7 @@ TOPIC_FOR_CATEGORY: dict[str, str] = {
     "product": "events.product",
     "profile": "leads.profile",
     "outcome": "leads.outcomes",
+    "feedback": "leads.feedback",
 }
 """Input topic per category. Output topics are in schemas.outputs (OUTPUT_TOPICS)."""
 
@@ -71,6 +73,7 @@ _CATALOGUE: dict[str, tuple[str, type[Properties]]] = {
     "converted": ("outcome", outcome.ConvertedProperties),
     "disqualified": ("outcome", outcome.DisqualifiedProperties),
     "lost": ("outcome", outcome.LostProperties),
+    "rep_feedback": ("feedback", feedback.RepFeedbackProperties),
 }
 
 EVENT_TYPES: dict[str, str] = {name: cat for name, (cat, _) in _CATALOGUE.items()}
@@ -146,7 +149,7 @@ class Event(Contract):
 
     @property
     def category(self) -> str:
-        """"website" | "email" | "product" | "profile" | "outcome"."""
+        """"website" | "email" | "product" | "profile" | "outcome" | "feedback"."""
         return EVENT_TYPES[self.type]
 
     @property
@@ -314,6 +317,14 @@ class DisqualifiedEvent(Event):
 class LostEvent(Event):
     type: Literal["lost"]
     properties: outcome.LostProperties = outcome.LostProperties()
+
+
+# Feedback
+
+
+class RepFeedbackEvent(Event):
+    type: Literal["rep_feedback"]
+    properties: feedback.RepFeedbackProperties
 
 
 EVENT_CLASSES: dict[str, type[Event]] = {

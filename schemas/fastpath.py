@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from schemas import email, product, profile, website
+from schemas import email, feedback, product, profile, website
 from schemas.envelope import MAX_ID_LENGTH, MAX_SOURCE_LENGTH, Properties
 from schemas.events import (
     EVENT_CLASSES,
@@ -388,6 +388,9 @@ _RULES: dict[str, dict[str, Rule]] = {
                                                 re.compile("[A-Z]{3}"), 3))},
     "disqualified": {"reason": (OPT, LONG)},
     "lost": {"reason": (OPT, LONG)},
+    "rep_feedback": {"rep_id": (REQ, _identifier),
+                     "verdict": (REQ, _choice(feedback.RepFeedbackProperties, "verdict")),
+                     "note": (OPT, _text(0, feedback.MAX_NOTE_LENGTH))},
 }
 """Per event type: property -> (required, check). Checks return the validated value or raise
 :class:`_Fallback`; a None for an optional property is kept as None, as the model does."""

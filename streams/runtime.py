@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from models.artifact import load
+from models.registry import challenger_dir, champion_dir
 from streams.core.alerting import AlertPolicy
 from streams.core.processing import Policy, Processor, TopicNames
 from streams.core.significance import parse_rule
@@ -28,25 +32,36 @@ def policy_from(settings: Settings, partitions: int | None) -> Policy:
                            page_from=settings.alert_page_from),
         significant=parse_rule(settings.significant_events.split(",")),
         partitions=partitions,
+        contacted_quiet_s=settings.feedback_contacted_hours * 3600,
     )
 
 
 def topic_names(settings: Settings) -> TopicNames:
     return TopicNames(handoff=settings.topic_handoff, changes=settings.topic_changes,
-                      alerts=settings.topic_alerts, deadletter=settings.topic_deadletter)
+                      alerts=settings.topic_alerts, deadletter=settings.topic_deadletter,
+                      shadow=settings.topic_shadow)
 
 
 def resolve_model_dir(path: Path) -> Path:
-    """An artifact folder, or a folder of them (``leadscore train --out``): the newest."""
-    if (path / "model.txt").exists() or not path.is_dir():
-        return path
-    found = [p for p in path.iterdir() if (p / "model.txt").exists()]
-    if not found:
-        return path  # load() explains what is missing
-    return max(found, key=lambda p: (p / "model.txt").stat().st_mtime)
+    """An artifact folder, or a registry of them (``leadscore train --out``): its champion
+    (``champion.json``, else the newest: :mod:`models.registry`)."""
+    return champion_dir(path)
 
 
 def build_processor(settings: Settings, model_dir: Path | None = None,
                     partitions: int | None = None) -> Processor:
-    scorer = load(resolve_model_dir(model_dir or settings.model_dir))
-    return Processor(scorer, topic_names(settings), policy_from(settings, partitions))
+    path = resolve_model_dir(model_dir or settings.model_dir)
+    proc = Processor(load(path), topic_names(settings), policy_from(settings, partitions))
+    proc.reference = load_reference(path)
+    ch = challenger_dir(model_dir or settings.model_dir)
+    if ch is not None:
+        proc.shadow(load(ch))
+    return proc
+
+
+def load_reference(path: Path) -> dict[str, Any] | None:
+    """The artifact's drift reference (reference.json), None without one."""
+    try:
+        return dict(orjson.loads((path / "reference.json").read_bytes()))
+    except (OSError, orjson.JSONDecodeError):
+        return None

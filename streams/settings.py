@@ -203,6 +203,11 @@ class Settings(BaseSettings):
     topic_outcomes: str = Field(
         "leads.outcomes", description="CRM outcomes in. Env: LEADSCORE_TOPIC_OUTCOMES."
     )
+    topic_feedback: str = Field(
+        "leads.feedback",
+        description="Rep feedback in (verdicts on leads: schemas/feedback.py), keyed by lead "
+        "id. Env: LEADSCORE_TOPIC_FEEDBACK.",
+    )
     topic_handoff: str = Field(
         "leads.handoff",
         description="Internal, keyed by lead id: anonymous state handed to the lead's partition "
@@ -216,6 +221,11 @@ class Settings(BaseSettings):
     topic_alerts: str = Field(
         "scores.alerts", description="Alerts out, keyed by lead id. Env: LEADSCORE_TOPIC_ALERTS."
     )
+    topic_shadow: str = Field(
+        "scores.shadow",
+        description="A challenger's scores in shadow (leadscore promote --shadow), keyed by "
+        "lead id: never paged. Env: LEADSCORE_TOPIC_SHADOW.",
+    )
     topic_deadletter: str = Field(
         "events.deadletter",
         description="Rejected input with its original bytes and a reason. "
@@ -225,8 +235,31 @@ class Settings(BaseSettings):
     # --- Scoring ------------------------------------------------------------------------------
     model_dir: Path = Field(
         Path(".leadscore/model"),
-        description="Model artifact folder (from `leadscore train`) the worker scores with. "
-        "Env: LEADSCORE_MODEL_DIR.",
+        description="Model artifact folder (from `leadscore train`) the worker scores with, or "
+        "a registry: a folder of artifacts whose champion is named by its champion.json "
+        "(`leadscore promote`), else the newest. Env: LEADSCORE_MODEL_DIR.",
+    )
+    model_check_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the worker looks at LEADSCORE_MODEL_DIR for a new champion, "
+        "which it validates and swaps in between batches (a refused one is logged once and "
+        "counted; the old model keeps scoring). Env: LEADSCORE_MODEL_CHECK_SECONDS.",
+    )
+    feedback_contacted_hours: float = Field(
+        72.0,
+        ge=0,
+        description="After a rep's \"contacted\" feedback on a lead, its alerts are not paged "
+        "(not published) for this many hours of event time; scores still change. "
+        "Env: LEADSCORE_FEEDBACK_CONTACTED_HOURS.",
+    )
+    quality_window_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="Rolling window of outcomes the model's online quality figures cover "
+        "(leadscore_quality_*): outcomes of the last this many days, each joined with the "
+        "lead's score 7 and 30 days before it. Env: LEADSCORE_QUALITY_WINDOW_DAYS.",
     )
     significant_events: str = Field(
         ",".join(DEFAULT_SIGNIFICANT),
@@ -493,6 +526,7 @@ class Settings(BaseSettings):
             self.topic_product,
             self.topic_profile,
             self.topic_outcomes,
+            self.topic_feedback,
         ]
 
 

@@ -27,8 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CLOSING_TYPES = ("converted", "disqualified")  # a closed lead is not scored any more
 SMALL_MODEL = {"leads": 1500, "days": 240, "seed": 5}  # as the tests' model: about 10-20 s
 TOPIC_ENV = {"website": "WEBSITE", "email": "EMAIL", "product": "PRODUCT", "profile": "PROFILE",
-             "outcomes": "OUTCOMES", "handoff": "HANDOFF", "changes": "CHANGES",
-             "alerts": "ALERTS", "deadletter": "DEADLETTER"}
+             "outcomes": "OUTCOMES", "feedback": "FEEDBACK", "handoff": "HANDOFF",
+             "changes": "CHANGES", "alerts": "ALERTS", "deadletter": "DEADLETTER",
+             "shadow": "SHADOW"}
 
 
 def say(msg: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import math
 import os
 import queue
@@ -34,6 +35,7 @@ from collections import OrderedDict, deque
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -191,11 +193,37 @@ def simulate_command(leads: int, seed: int) -> list[str]:
 Population = list[tuple[str | None, float, Routed]]
 
 
-def simulate_population(s: Settings, leads: int, seed: int, work: Path
-                        ) -> tuple[Population, int]:
+SHIFTED_PAGES = frozenset({"blog", "docs", "home", "careers", "other"})
+
+
+def drifted(line: bytes) -> bytes:
+    """``--drift``: behaviour shifts as after a site redesign that routes visitors through the
+    pricing page: half the blog, docs, home, careers and other page views (picked by event
+    id) become pricing views, while who converts does not change. The pricing features move
+    (feature drift), scores rise for leads no likelier to buy (calibration drift): what the
+    dashboard's drift and quality panels, and leadscore drift, are there to show."""
+    try:
+        d = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line
+    if not isinstance(d, dict) or d.get("type") != "page_view":
+        return line
+    props = d.get("properties")
+    if not isinstance(props, dict) or props.get("page_category") not in SHIFTED_PAGES:
+        return line
+    if hashlib.sha1(str(d.get("event_id")).encode()).digest()[0] & 1:
+        return line
+    site = urlsplit(str(props.get("url", ""))).netloc or "example.com"
+    props.update(page_category="pricing", path="/pricing", url=f"https://{site}/pricing")
+    return orjson.dumps(d)
+
+
+def simulate_population(s: Settings, leads: int, seed: int, work: Path,
+                        drift: bool = False) -> tuple[Population, int]:
     """A fresh population's last LIVE_DAYS days, ending yesterday (so nothing is in the
-    future or too old for the worker), in event-time order like a live feed; and how many of
-    its lines the simulator made invalid on purpose (they become dead letters)."""
+    future or too old for the worker), in event-time order like a live feed, with ``drift``
+    its behaviour shifted (:func:`drifted`); and how many of its lines the simulator made
+    invalid on purpose (they become dead letters)."""
     path = work / f"demo-traffic-{seed}.jsonl"
     # A process, not a thread: simulating holds the GIL for seconds, which would show up
     # as latency in this process's own measurements.
@@ -210,6 +238,8 @@ def simulate_population(s: Settings, leads: int, seed: int, work: Path
     for line in path.read_bytes().splitlines():
         if not line.strip():
             continue
+        if drift:
+            line = drifted(line)
         try:
             d = orjson.loads(line)
             at, eid = str(d.get("occurred_at", last)), d.get("event_id")
@@ -235,7 +265,9 @@ class Traffic:
     """Background threads: one simulates populations ahead of need, one sends them at
     ``rate`` events/s exactly as ``leadscore produce`` does, recording each send time."""
 
-    def __init__(self, s: Settings, rate: float, leads: int, seed: int) -> None:
+    def __init__(self, s: Settings, rate: float, leads: int, seed: int,
+                 drift: bool = False) -> None:
+        self.drift = drift
         self.s, self.rate, self.leads, self.seed = s, rate, leads, seed
         self.ready: queue.Queue[tuple[Population, int]] = queue.Queue(maxsize=1)
         self.stop_flag = threading.Event()
@@ -269,7 +301,8 @@ class Traffic:
                 if not self.need.wait(timeout=0.5):
                     continue
                 self.need.clear()
-                pop = simulate_population(self.s, self.leads, self.seed + k, work)
+                pop = simulate_population(self.s, self.leads, self.seed + k, work,
+                                          self.drift)
                 k += 1
                 while not self.stop_flag.is_set():
                     with contextlib.suppress(queue.Full):
@@ -475,6 +508,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                    help="leads in each simulated live population: their last "
                    f"{LIVE_DAYS} days, sent in event-time order; when one is used up a fresh "
                    "one follows (default: 2000, about 26,000 events)")
+    p.add_argument("--drift", action="store_true",
+                   help="shift the simulated behaviour (half the non-pricing page views become "
+                   "pricing views; who converts does not change): watch the drift and "
+                   "calibration panels move, then retrain")
     p.add_argument("--fresh-model", action="store_true",
                    help="train a new model even if $LEADSCORE_MODEL_DIR has one")
     p.add_argument("--bootstrap", default=None, metavar="HOST:PORT[,...]",
@@ -524,7 +561,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                             f"--events history.jsonl --out {model.parent}   ({secs:.0f} s)")
         create_topics(s.kafka_bootstrap, s)
         seed = 1000 + uuid.uuid4().int % 900_000  # fresh event ids: no duplicates of a past run
-        traffic = Traffic(s, args.rate, args.leads, seed)
+        traffic = Traffic(s, args.rate, args.leads, seed, drift=args.drift)
         worker, log, shown = start_worker(model, s, local=spec is not None)
         commands += shown
         print(f"worker pid {worker.pid} starting (log {log}) ...", flush=True)

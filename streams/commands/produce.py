@@ -33,6 +33,7 @@ def topic_for(event: Event, settings: Settings) -> str:
         "product": settings.topic_product,
         "profile": settings.topic_profile,
         "outcome": settings.topic_outcomes,
+        "feedback": settings.topic_feedback,
     }[event.category]
 
 

@@ -27,7 +27,8 @@ def create_topics(bootstrap: str, s: Settings, replication: int = 1) -> list[str
     wait_for_brokers(s, bootstrap)
     admin = AdminClient({**client_config(s, bootstrap), "log_level": 3})
     n = s.topic_partitions
-    plain = [*s.input_topics, s.topic_handoff, s.topic_alerts, s.topic_deadletter]
+    plain = [*s.input_topics, s.topic_handoff, s.topic_alerts, s.topic_deadletter,
+             s.topic_shadow]
     topics = [NewTopic(t, n, replication) for t in plain]
     topics.append(NewTopic(s.topic_changes, n, replication,
                            config={"cleanup.policy": "compact"}))
@@ -47,7 +48,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     s = get_settings()
     created = create_topics(s.kafka_bootstrap, s,
                             args.replication_factor or s.topic_replication_factor)
-    kept = len(s.input_topics) + 4 - len(created)
+    kept = len(s.input_topics) + 5 - len(created)
     print(f"topics on {s.kafka_bootstrap}: created {len(created)}"
           + (f" ({', '.join(created)})" if created else "") + f", {kept} already there")
     return 0

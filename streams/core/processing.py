@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+import orjson
 
 from models.columns import feature_rows, top_factors
 from models.scoring import Scorer
@@ -50,11 +51,15 @@ from schemas.fastpath import FastEvent, parse_event_fast
 from schemas.outputs import dead_letter_key
 from streams.core import handoff as handoff_
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
+from streams.core.drift import RecentRows
 from streams.core.messages import alert_bytes, factor, score_change_bytes
 from streams.core.partitioner import partition_for
 from streams.core.percentile import ScoreHistogram
+from streams.core.quality import label_of, observe_outcome, remember_score, version_bytes
 from streams.core.record import LeadRecord, anon_key, lead_key
 from streams.core.significance import DEFAULT_RULE, SignificanceRule
+
+OUTCOME_TYPES = frozenset({"converted", "disqualified", "lost"})
 
 
 # Plain named tuples: a batch makes one Output per score change and one Write per lead, and a
@@ -88,6 +93,7 @@ class TopicNames:
     changes: str = "scores.changes"
     alerts: str = "scores.alerts"
     deadletter: str = "events.deadletter"
+    shadow: str = "scores.shadow"
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,11 @@ class Policy:
     significant: SignificanceRule = DEFAULT_RULE
     # Partitions of the input topics; None skips the partition check (offline replay).
     partitions: int | None = None
+    # After a rep's "contacted" feedback, a lead's alerts are not published for this long
+    # (event time); scores and alert state move on as usual.
+    contacted_quiet_s: float = 72 * 3600.0
+    # Scored feature rows kept for drift (streams.core.drift): the most recent this many.
+    drift_rows: int = 5000
 
 
 @dataclass
@@ -193,13 +204,32 @@ class Processor:
                  policy: Policy = Policy(), clock: Callable[[], float] = time.time,
                  histogram: ScoreHistogram | None = None) -> None:
         self.scorer = scorer
+        self.version_bytes = version_bytes(scorer.version)
         self.topics = topics
         self.policy = policy
         self.clock = clock
         self.histogram = histogram or ScoreHistogram()
+        self.recent = RecentRows(len(scorer.config.names), policy.drift_rows)
+        # The artifact's reference.json (drift), when it has one: set by streams.runtime.
+        self.reference: dict[str, Any] | None = None
+        # A second model scoring the same rows in shadow (its results to topics.shadow).
+        self.challenger: Scorer | None = None
+        self.challenger_bytes = b""
         self.state_config = scorer.config.state_config
         self._newest_event: float | None = None
         self._newest_seen_at = 0.0
+
+    def shadow(self, scorer: Scorer | None) -> None:
+        """Score in shadow with ``scorer`` from the next batch on (None: stop)."""
+        self.challenger = scorer
+        self.challenger_bytes = version_bytes(scorer.version) if scorer is not None else b""
+
+    def swap(self, scorer: Scorer) -> None:
+        """Score with ``scorer`` from the next batch on (the worker's model watch calls this
+        between batches; the state configuration is checked equal before)."""
+        self.scorer = scorer
+        self.version_bytes = version_bytes(scorer.version)
+        self.state_config = scorer.config.state_config
 
     def saw_event_time(self, t: float) -> None:
         if self._newest_event is None or t > self._newest_event:
@@ -380,8 +410,35 @@ class _Batch:
             else:
                 self.fold(anon_key(ev.anonymous_id), ev, i)
             return
-        if self.fold(lead_key(ev.lead_id), ev, i) and self.significant(ev):
-            self.to_score[ev.lead_id] = (ev, i)
+        if ev.type == "rep_feedback":
+            self._feedback(i, ev)
+            return
+        if self.fold(lead_key(ev.lead_id), ev, i):
+            if ev.type in OUTCOME_TYPES:
+                self._outcome(lead_key(ev.lead_id), ev.ts, label_of(ev.type))
+            if self.significant(ev):
+                self.to_score[ev.lead_id] = (ev, i)
+
+    def _outcome(self, key: str, at: float, label: int | None) -> None:
+        """Join the outcome with the lead's earlier scores (streams.core.quality)."""
+        rec = self.records.get(key)
+        if rec is not None and label is not None and observe_outcome(rec, at, label):
+            self.counts["outcomes_observed"] += 1
+
+    def _feedback(self, i: int, ev: FastEvent) -> None:
+        """A rep's verdict: folded (``not_a_fit`` and ``converted_outside_crm`` close the
+        lead), counted by verdict, and ``contacted`` starts the lead's quiet time."""
+        assert ev.lead_id is not None
+        key = lead_key(ev.lead_id)
+        if not self.fold(key, ev, i):
+            return
+        verdict = ev.properties.verdict
+        self.counts[f"feedback:{verdict}"] += 1
+        self._outcome(key, ev.ts, label_of(ev.type, verdict))
+        if verdict == "contacted":
+            rec = self.record_or_new(key)
+            if rec.contacted_at is None or ev.ts > rec.contacted_at:
+                rec.contacted_at = ev.ts
 
     def _identify(self, i: int, ev: FastEvent) -> None:
         anon, lead = ev.anonymous_id, ev.lead_id
@@ -435,11 +492,13 @@ class _Batch:
         # Scorer.score_batch's arithmetic, without the expected deal value it also predicts
         # (a second booster the score changes do not carry).
         probability = scorer.probability_from_raw(scorer.raw(X))
+        self.p.recent.add(X, probability)
         scores = np.rint(100.0 * probability).astype(np.int64).tolist()
         probs = probability.tolist()
         emit: list[int] = []
         trends: list[str] = []
         counts, histogram = self.counts, self.p.histogram
+        version = self.p.version_bytes
         for j, (lead, rec, cause, at) in enumerate(rows):
             s, prob = int(scores[j]), float(probs[j])
             tier = pol.alerts.tier(s)  # the configured tiers, not the artifact defaults
@@ -449,6 +508,7 @@ class _Batch:
                                             at=at, cause_event_id=cause.id, policy=pol.alerts)
             histogram.move(prev, s)
             rec.score, rec.probability, rec.tier, rec.scored_at = s, prob, tier, at
+            remember_score(rec, at, prob, version)
             self.result.scored_scores.append(s)
             self.result.scored_sources.append(sources[j])
             # Against the last PUBLISHED score: scores.changes is compacted, its last message
@@ -457,14 +517,44 @@ class _Batch:
             pub = rec.published_score
             if pub is None or abs(s - pub) >= pol.min_change or tier != prev_tier:
                 emit.append(j)
-            for d in decisions:
-                self._alert(d, cause)
+            if decisions:
+                contacted = rec.contacted_at
+                if contacted is not None and 0 <= at - contacted < pol.contacted_quiet_s:
+                    for d in decisions:  # a rep is on it: no page
+                        counts[f"alerts_suppressed:{d.kind}"] += 1
+                else:
+                    for d in decisions:
+                        self._alert(d, cause)
         counts["scored"] += len(rows)
+        if self.p.challenger is not None:
+            self._shadow(rows, X, probs)
         if emit:
             # Explanations only for the changes sent, in one call for the batch.
             explained = top_factors(scorer, X[emit], top_k=pol.top_k)
             for j, fs in zip(emit, explained, strict=True):
                 self._change(rows[j], fs, trends[j])
+
+    def _shadow(self, rows: list[Row], X: np.ndarray, champion: list[float]) -> None:
+        """The challenger scores the same rows (one batched predict; its own features when
+        its configuration differs); results go to the shadow topic, never to alerts."""
+        ch, scorer = self.p.challenger, self.p.scorer
+        assert ch is not None
+        Xc = X if ch.config == scorer.config else feature_rows(
+            [r.rec.state for r in rows], [r.at for r in rows], ch.config)
+        probs = ch.probability_from_raw(ch.raw(Xc)).tolist()
+        version, out, topic = self.p.challenger_bytes, self.result.outputs, self.p.topics.shadow
+        emitted = self.now.isoformat().replace("+00:00", "Z")
+        for j, (lead, rec, cause, at) in enumerate(rows):
+            p = float(probs[j])
+            remember_score(rec, at, p, version)
+            out.append(Output(topic, lead.encode(), orjson.dumps({
+                "lead_id": lead, "model_version": ch.version, "probability": p,
+                "score": int(round(100 * p)), "champion_version": scorer.version,
+                "champion_probability": champion[j], "cause_event_id": cause.id,
+                "cause_event_type": cause.type,
+                "event_time": cause.time.isoformat().replace("+00:00", "Z"),
+                "emitted_at": emitted})))
+        self.counts["shadow"] += len(rows)
 
     def _change(self, row: Row, fs: list[tuple[str, float, str]], trend_: str) -> None:
         lead, rec, cause, _ = row

@@ -2,13 +2,20 @@
 
 One value per key, so each lead costs one RocksDB write and one changelog message per batch.
 
-Format 3 (written now): format 2 with the last *published* score and probability after the
-header. Why: ``scores.changes`` is compacted and a CRM reads its last message per lead as the
-current score, so a change is published when the score moved ``MIN_SCORE_CHANGE`` from the
-last published one, not from the last computed one (small steps used to add up unseen: a lead
-went 1, 11, 13, 15, 17 and its last message said 11). Format 2 records are still read, with
-no published score: the lead's next score is published whatever its size, after which the
-topic holds it again.
+Format 4 (written now): format 3 plus a trailer after the model state: what the streams
+side remembers about a lead beyond its score: when a rep last said "contacted" (NaN: never), a
+bounded score history (one entry per UTC day scored and model version, 14 bytes each, at most
+``quality.HISTORY_DAYS`` days) and the last outcome joined with the scores before it
+(:mod:`streams.core.quality`). A trailer keeps format 3's reader whole: a format-3 record is a
+format-4 record without it.
+
+Format 3 (read): format 2 with the last *published* score and probability after the header.
+Why: ``scores.changes`` is compacted and a CRM reads its last message per lead as the current
+score, so a change is published when the score moved ``MIN_SCORE_CHANGE`` from the last
+published one, not from the last computed one (small steps used to add up unseen: a lead went
+1, 11, 13, 15, 17 and its last message said 11). Format 2 records are still read, with no
+published score: the lead's next score is published whatever its size, after which the topic
+holds it again.
 
 Format 2 (read): compact little-endian binary, ``struct`` fields and packed arrays in a
 fixed order, starting with the byte ``0x02``. Decoding one is a handful of ``unpack_from``
@@ -20,7 +27,7 @@ rather than misread. The profile (a few strings per lead) stays a small orjson d
 Format 1 (read, so existing tables keep working): a 4-byte big-endian length of an orjson
 header, the header, then the model's own ``state_to_bytes``. Its first byte is always 0 (a
 header is far below 16 MiB), which is how the two are told apart. A record read in format 1
-is written back in format 2 the next time its lead changes.
+is written back in format 4 the next time its lead changes (so is one read in format 2 or 3).
 
 Table keys are prefixed: ``L:<lead_id>`` for leads, ``A:<anonymous_id>`` for visitors not yet
 identified, so an anonymous id can never collide with a lead id.
@@ -48,7 +55,16 @@ from models.state import (
 from streams.core.alerting import AlertState, make_state
 
 LEAD, ANON = "L:", "A:"
-FORMAT = 3
+FORMAT = 4
+# Format 4's trailer: contacted_at (event time of the last "contacted" feedback, NaN: none),
+# the number of score-history entries and of outcome observations; then the entries.
+_TAIL = struct.Struct("<dBB")
+# Score history, one entry per UTC day the lead was scored: day, probability, the model's
+# version (its 12 hex digits as 6 bytes).
+_DAYSCORE = struct.Struct("<if6s")
+# An outcome joined with the score the lead had a look-back before it: look-back days, label
+# (1 converted), probability then, that model's version, the outcome's day.
+_OBSERVED = struct.Struct("<BBf6si")
 _LEN = struct.Struct(">I")
 _NAN = math.nan
 _TIERS = (None, "hot", "warm", "cold")
@@ -57,7 +73,7 @@ _TIER_CODE = {t: i for i, t in enumerate(_TIERS)}
 # Header: format, flags, score, probability, tier, scored_at, last event, spike (at, score),
 # decline (at, score), alert history length. Absent floats are NaN, absent scores -1.
 _HEAD = struct.Struct("<BBhdBdddhdhH")
-# Format 3 only, right after the header: the last published score (-1: none) and probability.
+# Formats 3 and 4, right after the header: the last published score (-1: none) and probability.
 _PUB = struct.Struct("<hd")
 _IN_HOT, _CLOSED = 1, 2
 # State: counts of half-lives, decayed sums, channels, misc, timestamps, buckets, recent ids,
@@ -87,9 +103,14 @@ class LeadRecord:
     # What scores.changes last carried for this lead (None: nothing yet, or not known).
     published_score: int | None = None
     published_probability: float | None = None
+    contacted_at: float | None = None  # event time of a rep's last "contacted" feedback
+    # (day, probability, version bytes) per UTC day scored, oldest first (streams.core.quality)
+    history: list[tuple[int, float, bytes]] = field(default_factory=list)
+    # (look-back days, label, probability, version bytes, outcome day) of the last outcome
+    observed: list[tuple[int, int, float, bytes, int]] = field(default_factory=list)
 
     def to_bytes(self, fmt: int = FORMAT) -> bytes:
-        """Format 3 (``fmt=2``: the previous format, for tests that it is still read)."""
+        """Format 4 (``fmt`` 2 or 3: a previous format, for tests that it is still read)."""
         s, a = self.state, self.alert
         last = s.ts[T["last"]]
         flags = (_IN_HOT if a.in_hot else 0) | (_CLOSED if not math.isnan(s.closed_at) else 0)
@@ -103,7 +124,7 @@ class LeadRecord:
             _NAN if a.last_decline_at is None else a.last_decline_at,
             -1 if a.decline_score is None else a.decline_score, len(hist))
         parts = [head]
-        if fmt == FORMAT:
+        if fmt >= 3:
             parts.append(_PUB.pack(
                 -1 if self.published_score is None else self.published_score,
                 _NAN if self.published_probability is None else self.published_probability))
@@ -111,6 +132,15 @@ class LeadRecord:
             parts.append(struct.pack(f"<{len(hist)}d{len(hist)}h", *(t for t, _ in hist),
                                      *(v for _, v in hist)))
         parts.append(_state_bytes(s))
+        if fmt < FORMAT:
+            return b"".join(parts)
+        # The trailer's counts come last, so the table scan reads the observations from the
+        # end of a record without decoding its model state (peek_observed).
+        days, obs = self.history, self.observed
+        parts.extend(_DAYSCORE.pack(*h) for h in days)
+        parts.extend(_OBSERVED.pack(*o) for o in obs)
+        parts.append(_TAIL.pack(_NAN if self.contacted_at is None else self.contacted_at,
+                                len(days), len(obs)))
         return b"".join(parts)
 
     @staticmethod
@@ -128,21 +158,42 @@ class LeadRecord:
     def from_bytes(cls, raw: bytes) -> LeadRecord:
         if raw[0] == 0:
             return _from_format_1(raw)
-        if raw[0] not in (2, FORMAT):
+        if raw[0] not in (2, 3, FORMAT):
             raise ValueError(f"unknown lead record format {raw[0]}")
         score, prob, tier, scored_at, _, _, alert, end = _unpack_head(raw)
-        rec = cls(_state_from(raw, end), score, prob, tier, scored_at, alert)
-        if raw[0] == FORMAT:
+        state, end = _state_from(raw, end)
+        rec = cls(state, score, prob, tier, scored_at, alert)
+        if raw[0] >= 3:
             pub_score, pub_prob = _PUB.unpack_from(raw, _HEAD.size)
             if pub_score >= 0:
                 rec.published_score, rec.published_probability = pub_score, pub_prob
+        if raw[0] == FORMAT:
+            tail = len(raw) - _TAIL.size
+            c, nh, no = _TAIL.unpack_from(raw, tail)
+            rec.contacted_at = None if c != c else c
+            start = tail - no * _OBSERVED.size - nh * _DAYSCORE.size
+            if start != end:
+                raise ValueError(f"lead record trailer at {start}, its state ends at {end}")
+            if nh:
+                rec.history = list(_DAYSCORE.iter_unpack(raw[start:start + nh * _DAYSCORE.size]))
+            if no:
+                rec.observed = list(_OBSERVED.iter_unpack(raw[tail - no * _OBSERVED.size:tail]))
         return rec
+
+    @staticmethod
+    def peek_observed(raw: bytes) -> list[tuple[int, int, float, bytes, int]]:
+        """The outcome observations alone, read from the end of the record (format 4)."""
+        if raw[0] != FORMAT:
+            return []
+        tail = len(raw) - _TAIL.size
+        no = raw[-1]
+        return list(_OBSERVED.iter_unpack(raw[tail - no * _OBSERVED.size:tail])) if no else []
 
 
 def _unpack_head(raw: bytes) -> tuple[Any, ...]:
     (fmt, flags, score, prob, tier, scored_at, last, spike_at, spike_score, decline_at,
      decline_score, nh) = _HEAD.unpack_from(raw)
-    end = _HEAD.size + (_PUB.size if fmt == FORMAT else 0)
+    end = _HEAD.size + (_PUB.size if fmt >= 3 else 0)
     history: tuple[tuple[float, int], ...] = ()
     if nh:
         vals = struct.unpack_from(f"<{nh}d{nh}h", raw, end)
@@ -203,7 +254,8 @@ def _state_bytes(s: LeadState) -> bytes:
     return b"".join(parts)
 
 
-def _state_from(raw: bytes, at: int) -> LeadState:
+def _state_from(raw: bytes, at: int) -> tuple[LeadState, int]:
+    """The model state at ``at``, and where it ends."""
     (nhl, nd, k, nm, nt, nb, nr, nf, ni, nmg, w, decay_ref, deal_value, origin,
      nprof) = _SIZES.unpack_from(raw, at)
     if (nd, k, nm, nt) != (len(DECAY_GROUPS) * nhl, len(CHANNELS), len(MISC), len(TS)):
@@ -256,7 +308,7 @@ def _state_from(raw: bytes, at: int) -> LeadState:
         s.merged = set()
     # field -> [value, ts, hash]: orjson gives the lists as the state keeps them.
     s.profile = orjson.loads(raw[at:at + nprof]) if nprof else {}
-    return s
+    return s, at + nprof
 
 
 def _from_format_1(raw: bytes) -> LeadRecord:
@@ -276,3 +328,8 @@ def format_1_bytes(rec: LeadRecord) -> bytes:
                            "le": None if math.isnan(last) else last,
                            "closed": not math.isnan(rec.state.closed_at)})
     return _LEN.pack(len(header)) + header + state_to_bytes(rec.state)
+
+
+def format_2_bytes(rec: LeadRecord) -> bytes:
+    """A record in format 2 (tests check that it is still read; nothing writes it any more)."""
+    return rec.to_bytes(fmt=2)

@@ -4,7 +4,8 @@ tallies the metrics and the percentile need (pure, so it is tested without a bro
 The idle timer already reads every record header each scan; counting tiers and scores in the
 same pass costs nothing extra, and rebuilding the percentile histogram from it means a
 restarted or rebalanced worker ranks against all the leads it holds, not just those it has
-re-scored since it started.
+re-scored since it started. The model's quality from outcomes is tallied in the same pass
+(:mod:`streams.core.quality`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from streams.core.processing import due_for_rescore
+from streams.core.quality import QualityTally
 from streams.core.record import ANON, LEAD, LeadRecord
 
 
@@ -27,8 +29,9 @@ class Scan:
 
 
 def scan(items: Iterable[tuple[str, bytes]], now: float | None, idle_s: float,
-         every_s: float, max_due: int) -> Scan:
-    """``now`` is event time (None before any event: nothing is due)."""
+         every_s: float, max_due: int, quality: QualityTally | None = None) -> Scan:
+    """``now`` is event time (None before any event: nothing is due). ``quality`` collects
+    each lead's outcome observations (read from the record's end, not decoded)."""
     out = Scan()
     for key, raw in items:
         if key.startswith(ANON):
@@ -37,6 +40,8 @@ def scan(items: Iterable[tuple[str, bytes]], now: float | None, idle_s: float,
         if not key.startswith(LEAD):
             continue
         out.leads += 1
+        if quality is not None and raw[-1]:
+            quality.add(LeadRecord.peek_observed(raw))
         header = LeadRecord.peek(raw)
         score = header.get("s")
         if score is not None:

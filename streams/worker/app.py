@@ -30,7 +30,7 @@ from streams.worker.agents import lead_events
 from streams.worker.context import WorkerContext
 from streams.worker.fetch import BatchSink, BatchTransport
 from streams.worker.recovery import SeekFirstTableManager
-from streams.worker.timers import idle, kafka_probe
+from streams.worker.timers import idle, kafka_probe, modelwatch
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
               "error": logging.ERROR}
@@ -120,6 +120,7 @@ def wire(app: LeadscoreApp, settings: Settings) -> WorkerContext:
     app.batch_sink = lead_events.register(app, ctx)
     idle.register(app, ctx)
     kafka_probe.register(app, ctx)
+    modelwatch.register(app, ctx)
     views.register(app, ctx)
 
     async def close_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ from streams.worker.producer import BatchProducer
 from streams.worker.tables import Tables
 from streams.worker.topics import Topics
 
-SOURCE_ROLES = ("website", "email", "product", "profile", "outcomes")
+SOURCE_ROLES = ("website", "email", "product", "profile", "outcomes", "feedback")
 
 
 @dataclass

@@ -83,6 +83,17 @@ class Metrics:
             ["tier"], registry=r)
         self.alerts = Counter(
             f"{PREFIX}_alerts_total", "Alerts published, by kind.", ["kind"], registry=r)
+        self.feedback = Counter(
+            f"{PREFIX}_feedback_total",
+            "Rep feedback folded into leads (leads.feedback), by verdict: good_fit, not_a_fit, "
+            "contacted, converted_outside_crm, wrong_person.", ["verdict"], registry=r)
+        self.alerts_suppressed = Counter(
+            f"{PREFIX}_alerts_suppressed_total",
+            "Alerts not published because a rep said \"contacted\" within "
+            "LEADSCORE_FEEDBACK_CONTACTED_HOURS, by kind.", ["kind"], registry=r)
+        self.shadow_scores = Counter(
+            f"{PREFIX}_shadow_scores_total", "Rows the challenger scored in shadow (results "
+            "on the shadow topic; never paged).", registry=r)
         self.latency = Histogram(
             f"{PREFIX}_event_to_score_seconds",
             "From the causing event's Kafka record timestamp (set when it was produced) to its "
@@ -119,6 +130,55 @@ class Metrics:
         self.model_loaded_at = Gauge(
             f"{PREFIX}_model_loaded_timestamp_seconds",
             "When the model artifact was loaded (Unix time).", registry=r)
+        self.model_swaps = Counter(
+            f"{PREFIX}_model_swaps_total",
+            "Champion changes seen in LEADSCORE_MODEL_DIR: outcome=swapped (validated and "
+            "scoring), refused (a check failed; the old model keeps scoring).",
+            ["outcome"], registry=r)
+        self.model_refused = Counter(
+            f"{PREFIX}_model_refusals_total",
+            "Artifacts refused by the swap checks, by reason: load, hash, state_config, "
+            "features, no_examples, examples, smoke.", ["reason"], registry=r)
+        q = ["version", "lookback"]
+        self.quality_outcomes = Gauge(
+            f"{PREFIX}_quality_outcomes",
+            "Outcomes in the rolling window (LEADSCORE_QUALITY_WINDOW_DAYS) joined with the "
+            "score the lead had `lookback` days before, by the version that scored it "
+            "(the champion's only), on this worker's leads.", q, registry=r)
+        self.quality_conversions = Gauge(
+            f"{PREFIX}_quality_conversions", "Of those outcomes, conversions.", q, registry=r)
+        self.quality_predicted = Gauge(
+            f"{PREFIX}_quality_predicted", "Sum of the probabilities those scores gave "
+            "(predicted conversions): pooled across workers, sum(predicted) / sum(outcomes) "
+            "against sum(conversions) / sum(outcomes) is the calibration.", q, registry=r)
+        self.quality_auc = Gauge(
+            f"{PREFIX}_quality_auc", "AUC of those scores against the outcomes on this "
+            "worker's leads (a hash-partitioned sample: an estimate of the whole's).", q,
+            registry=r)
+        self.quality_brier = Gauge(
+            f"{PREFIX}_quality_brier", "Brier score of those scores.", q, registry=r)
+        self.quality_ece = Gauge(
+            f"{PREFIX}_quality_ece", "Expected calibration error of those scores (15 "
+            "equal-mass bins, as in training).", q, registry=r)
+        qt = ["version", "lookback", "tier"]
+        self.quality_tier_outcomes = Gauge(
+            f"{PREFIX}_quality_tier_outcomes", "Outcomes by the tier the score put the lead in.",
+            qt, registry=r)
+        self.quality_tier_conversions = Gauge(
+            f"{PREFIX}_quality_tier_conversions", "Conversions by that tier.", qt, registry=r)
+        self.quality_tier_predicted = Gauge(
+            f"{PREFIX}_quality_tier_predicted", "Predicted conversions by that tier.", qt,
+            registry=r)
+        self.drift_psi = Gauge(
+            f"{PREFIX}_drift_psi", "Population stability index of each model feature: this "
+            "worker's most recent scored rows against the champion's reference.json (< 0.1 "
+            "stable, > 0.25 a different population).", ["feature"], registry=r)
+        self.drift_score_psi = Gauge(
+            f"{PREFIX}_drift_score_psi", "Population stability index of the probability, "
+            "recent scores against the reference's.", registry=r)
+        self.drift_rows = Gauge(
+            f"{PREFIX}_drift_rows", "Recent scored rows the drift figures are computed on.",
+            registry=r)
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when table recovery is done and the worker serves lookups.",
             registry=r)
@@ -133,6 +193,8 @@ class Metrics:
         self.kafka_reachable.set(1)  # the worker starts only once a broker answered
         for t in TIERS:
             self.leads.labels(tier=t)
+        for o in ("swapped", "refused"):
+            self.model_swaps.labels(outcome=o)
         for k in ("lead", "anonymous"):
             self.table_records.labels(kind=k)
 
@@ -169,6 +231,12 @@ class Metrics:
                 self.duplicates.inc(n)
             elif kind == "merged":
                 self.merges.inc(n)
+            elif kind == "shadow":
+                self.shadow_scores.inc(n)
+            elif kind == "feedback":
+                self.feedback.labels(verdict=rest).inc(n)
+            elif kind == "alerts_suppressed":
+                self.alerts_suppressed.labels(kind=rest).inc(n)
         for s in result.scored_scores:
             self.score.observe(s)
         for i in result.scored_sources:
@@ -192,6 +260,44 @@ class Metrics:
             self.leads.labels(tier=t).set(tiers.get(t, 0))
         self.table_records.labels(kind="lead").set(leads)
         self.table_records.labels(kind="anonymous").set(anonymous)
+
+    def record_quality(self, figures: Mapping[tuple[bytes, int], Any],
+                       versions: Mapping[str, bytes], lookbacks: Sequence[int]) -> None:
+        """The window's figures of the champion and the challenger in shadow, if any (other
+        versions' observations are not exported: at most two versions per worker)."""
+        for version, version_bytes in versions.items():
+            self._record_quality(figures, version, version_bytes, lookbacks)
+        for g in (self.quality_outcomes, self.quality_conversions, self.quality_predicted,
+                  self.quality_auc, self.quality_brier, self.quality_ece,
+                  self.quality_tier_outcomes, self.quality_tier_conversions,
+                  self.quality_tier_predicted):
+            for key in list(g._metrics):  # a swapped-out version's series go away
+                if key[0] not in versions:
+                    g.remove(*key)
+
+    def _record_quality(self, figures: Mapping[tuple[bytes, int], Any], version: str,
+                        version_bytes: bytes, lookbacks: Sequence[int]) -> None:
+        for lb in lookbacks:
+            f = figures.get((version_bytes, lb))
+            labels = {"version": version, "lookback": str(lb)}
+            self.quality_outcomes.labels(**labels).set(f.outcomes if f else 0)
+            self.quality_conversions.labels(**labels).set(f.conversions if f else 0)
+            self.quality_predicted.labels(**labels).set(f.predicted_sum if f else 0.0)
+            nan = float("nan")
+            self.quality_auc.labels(**labels).set(f.auc if f else nan)
+            self.quality_brier.labels(**labels).set(f.brier if f else nan)
+            self.quality_ece.labels(**labels).set(f.ece if f else nan)
+            for t in TIERS:
+                n, k, ps = f.tiers[t] if f else (0, 0, 0.0)
+                self.quality_tier_outcomes.labels(**labels, tier=t).set(n)
+                self.quality_tier_conversions.labels(**labels, tier=t).set(k)
+                self.quality_tier_predicted.labels(**labels, tier=t).set(ps)
+
+    def record_drift(self, features: Mapping[str, float], score: float, rows: int) -> None:
+        for name, value in features.items():
+            self.drift_psi.labels(feature=name).set(value)
+        self.drift_score_psi.set(score)
+        self.drift_rows.set(rows)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -107,6 +107,17 @@ def wait_caught_up(bootstrap: str, group: str, topics: list[str], timeout: float
     raise AssertionError(f"group {group} did not catch up on {topics} within {timeout} s")
 
 
+def topic_size(bootstrap: str, topic: str) -> int:
+    """Messages in a topic now: the sum of its partitions' high watermarks."""
+    parts = admin_client(bootstrap).list_topics(timeout=10).topics[topic].partitions
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-size"})
+    try:
+        return sum(probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for p in parts)
+    finally:
+        probe.close()
+
+
 def read_table(bootstrap: str, changelog: str) -> dict[str, bytes]:
     """A Faust table's final content, from its changelog topic (last value per key wins)."""
     import orjson
@@ -125,8 +136,8 @@ def read_table(bootstrap: str, changelog: str) -> dict[str, bytes]:
     return {k: v for k, v in latest.items() if v is not None}
 
 
-SCORER_TOPICS = ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-                 "alerts", "deadletter")
+SCORER_TOPICS = ("website", "email", "product", "profile", "outcomes", "feedback", "handoff",
+                 "changes", "alerts", "deadletter", "shadow")
 
 
 def scorer_setup(bootstrap: str, prefix: str, model: Path,

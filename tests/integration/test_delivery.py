@@ -55,7 +55,7 @@ class Setup:
     @property
     def consumed(self) -> list[str]:
         return [self.names[k] for k in ("website", "email", "product", "profile", "outcomes",
-                                        "handoff")]
+                                        "feedback", "handoff")]
 
     def produce(self, lines: list[bytes], rate: float | None = None) -> None:
         path = self.tmp / f"part-{time.monotonic_ns()}.jsonl"

@@ -28,8 +28,8 @@ def test_demo_streams_scores_reports_latency_and_leaves_a_foreign_broker_running
            "LEADSCORE_TOPIC_PAGER_DEADLETTER": f"{topic_prefix}.alerts.deadletter",
            "LEADSCORE_TOPIC_CRM_DEADLETTER": f"{topic_prefix}.changes.deadletter",
            **{f"LEADSCORE_TOPIC_{k.upper()}": f"{topic_prefix}.{k}" for k in
-              ("website", "email", "product", "profile", "outcomes", "handoff", "changes",
-               "alerts", "deadletter")}}
+              ("website", "email", "product", "profile", "outcomes", "feedback", "handoff",
+               "changes", "alerts", "deadletter", "shadow")}}
     res = subprocess.run(
         [sys.executable, "-m", "streams.cli", "demo", "--duration", "45", "--rate", "200",
          "--leads", "300"],

@@ -17,7 +17,7 @@ from tests.integration.test_worker_roundtrip import _event
 
 def test_export_writes_the_valid_events_since_a_date(kafka, topic_prefix, tmp_path) -> None:
     names = {k: f"{topic_prefix}.{k}" for k in ("website", "email", "product", "profile",
-                                                "outcomes")}
+                                                "outcomes", "feedback")}
     create_topics(kafka.bootstrap, list(names.values()), partitions=2)
     now = datetime.now(UTC)
     old, new = now - timedelta(days=10), now - timedelta(hours=1)

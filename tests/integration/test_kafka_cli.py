@@ -68,16 +68,16 @@ def test_topics_create_makes_what_is_missing_and_keeps_what_exists(kafka, topic_
     from confluent_kafka.admin import AdminClient, ConfigResource
 
     names = {k: f"{topic_prefix}.{k}" for k in ("website", "email", "product", "profile",
-                                                 "outcomes", "handoff", "changes", "alerts",
-                                                 "deadletter")}
+                                                 "outcomes", "feedback", "handoff", "changes",
+                                                 "alerts", "deadletter", "shadow")}
     env = {**os.environ, "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
            "LEADSCORE_TOPIC_PARTITIONS": "3",
            **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()}}
     first = _cli(["topics", "create"], env)
     assert first.returncode == 0, first.stderr
-    assert "created 9" in first.stdout
+    assert "created 11" in first.stdout
     again = _cli(["topics", "create"], env)
-    assert again.returncode == 0 and "created 0, 9 already there" in again.stdout
+    assert again.returncode == 0 and "created 0, 11 already there" in again.stdout
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
     md = admin.list_topics(timeout=10).topics
     assert all(len(md[t].partitions) == 3 for t in names.values())

@@ -70,7 +70,7 @@ def test_a_redelivered_event_counts_as_duplicate_not_as_a_score(scorer):
 def test_names_follow_prometheus_conventions_and_labels_are_bounded():
     m = Metrics(process=False)
     allowed = {"source", "type", "reason", "kind", "tier", "topic", "partition", "version",
-               "le"}
+               "outcome", "verdict", "lookback", "feature", "le"}
     for fam in m.registry.collect():
         assert fam.name.startswith("leadscore_")
         if fam.type == "counter":

@@ -22,7 +22,8 @@ def _line(name: str, **override) -> bytes:
 def test_every_example_event_goes_to_its_category_topic_keyed_by_lead():
     s = Settings()
     topics = {"website": s.topic_website, "email": s.topic_email, "product": s.topic_product,
-              "profile": s.topic_profile, "outcome": s.topic_outcomes}
+              "profile": s.topic_profile, "outcome": s.topic_outcomes,
+              "feedback": s.topic_feedback}
     for etype, category in EVENT_TYPES.items():
         [r] = list(route_lines(iter([_line(etype)]), s, "bad"))
         assert r.valid and r.topic == topics[category], etype

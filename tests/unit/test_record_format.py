@@ -1,4 +1,4 @@
-"""The lead record's binary format (3) round-trips every field, and formats 2 and 1 (what
+"""The lead record's binary format (4) round-trips every field, and formats 3, 2 and 1 (what
 tables written before it hold) are still read, so existing tables keep working."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from models.simulate import run as simulate
 from models.state import LeadState, fold_into, merge, observe, state_to_bytes
 from schemas import Event, parse_event
 from streams.core.alerting import AlertState
-from streams.core.record import LeadRecord, format_1_bytes
+from streams.core.record import LeadRecord, format_1_bytes, format_2_bytes
 
 
 @pytest.fixture(scope="module")
@@ -58,23 +58,42 @@ def same(a: LeadRecord, b: LeadRecord) -> None:
     assert state_to_bytes(a.state) == state_to_bytes(b.state)
 
 
-def test_format_3_round_trips_every_field(states: list[LeadState]) -> None:
+def test_format_4_round_trips_every_field(states: list[LeadState]) -> None:
     assert len(states) > 50
     assert records(states)[0].published_score == 81
-    for rec in records(states):
+    for i, rec in enumerate(records(states)):
+        rec.contacted_at = 1.7e9 + i if i % 2 else None
+        rec.history = [(20000 + d, 0.25, bytes(6)) for d in range(i % 4)]
+        rec.observed = [(7, 1, 0.5, b"abcdef", 20010)] if i % 3 == 0 else []
         raw = rec.to_bytes()
-        assert raw[0] == 3
+        assert raw[0] == 4
         back = LeadRecord.from_bytes(raw)
         same(back, rec)
+        assert (back.contacted_at, back.history, back.observed) == (
+            rec.contacted_at, rec.history, rec.observed)
+        assert LeadRecord.peek_observed(raw) == rec.observed
         assert back.to_bytes() == raw
+
+
+def test_format_3_is_still_read_with_its_published_score(states: list[LeadState]) -> None:
+    for rec in records(states):
+        old = rec.to_bytes(fmt=3)
+        assert old[0] == 3
+        back = LeadRecord.from_bytes(old)
+        assert (back.published_score, back.published_probability) == (
+            rec.published_score, rec.published_probability)
+        assert (back.contacted_at, back.history, back.observed) == (None, [], [])
+        same(back, rec)
+        assert LeadRecord.peek(old) == LeadRecord.peek(back.to_bytes())
 
 
 def test_format_2_is_still_read_without_a_published_score(states: list[LeadState]) -> None:
     for rec in records(states):
-        old = rec.to_bytes(fmt=2)
+        old = format_2_bytes(rec)
         assert old[0] == 2
         back = LeadRecord.from_bytes(old)
         assert (back.published_score, back.published_probability) == (None, None)
+        assert back.contacted_at is None
         rec.published_score = rec.published_probability = None
         same(back, rec)
         assert LeadRecord.peek(old) == LeadRecord.peek(back.to_bytes())

@@ -5,8 +5,9 @@ Table writes are only allowed inside stream iteration (the changelog partition c
 current event), so the timer does not score anything itself: it scans the leads this worker
 holds and sends a ``rescore`` message for each idle one to the handoff topic, keyed by lead
 id; the lead's own agent then re-scores it like any other handoff. Time is event time
-(:meth:`Processor.stream_now`). The same pass feeds the table gauges and the percentile
-histogram (:mod:`streams.core.tablescan`).
+(:meth:`Processor.stream_now`). The same pass feeds the table gauges, the percentile
+histogram and the model's quality from outcomes (:mod:`streams.core.tablescan`,
+:mod:`streams.core.quality`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from __future__ import annotations
 import faust
 
 from streams.core import handoff
+from streams.core.drift import drift
+from streams.core.quality import LOOKBACKS, QualityTally
 from streams.core.tablescan import scan
 from streams.worker.context import WorkerContext
 from streams.worker.metrics import worker_metrics
 
 # Bound the work of one scan; the rest are found by the next one.
 MAX_PER_SCAN = 10_000
+# Fewer recent rows than this say too little about drift to export a figure.
+MIN_DRIFT_ROWS = 200
 
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
@@ -36,8 +41,21 @@ async def rescore_idle_leads(ctx: WorkerContext) -> None:
     now = proc.stream_now()  # None before the first event: nothing tells us what "now" is
     # One pass over the table's iterator, not a list of it: a worker holding 100,000 leads
     # would copy ~80 MB of records each scan (and keep its peak memory that high).
-    found = scan(ctx.tables.leads.items(), now, idle_s, every_s, MAX_PER_SCAN)
+    tally = None
+    if now is not None:
+        tally = QualityTally(int(now // 86400), settings.quality_window_days,
+                             hot=settings.tier_hot / 100, warm=settings.tier_warm / 100)
+    found = scan(ctx.tables.leads.items(), now, idle_s, every_s, MAX_PER_SCAN, tally)
     worker_metrics().record_scan(found.tiers, found.leads, found.anonymous)
+    if tally is not None:
+        versions = {proc.scorer.version: proc.version_bytes}
+        if proc.challenger is not None:
+            versions[proc.challenger.version] = proc.challenger_bytes
+        worker_metrics().record_quality(tally.figures(), versions, LOOKBACKS)
+    rows, probability = proc.recent.rows()
+    if proc.reference is not None and len(rows) >= MIN_DRIFT_ROWS:
+        features, score = drift(rows, probability, proc.reference, proc.scorer.config.names)
+        worker_metrics().record_drift(features, score, len(rows))
     proc.histogram.reset(found.score_counts)
     body = handoff.encode("rescore", at=now)
     for lead in found.due:
