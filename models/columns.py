@@ -203,8 +203,8 @@ def top_factors(scorer: Scorer, X: np.ndarray, top_k: int = 3,
     names = rs.names
     out: list[list[tuple[str, float, str]]] = []
     for r, row in enumerate(order.tolist()):
-        p = gp[r]
-        lr = None if latest is None else latest[r]
-        out.append([(names[g], round(float(p[g]), 1), rs.sentence(g, rows[r], lr))
-                    for g in row if p[g] != 0.0])
+        p = gp[r].tolist()
+        shown = [g for g in row if p[g] != 0.0]
+        said = rs.sentences(shown, rows[r], None if latest is None else latest[r])
+        out.append([(names[g], round(p[g], 1), s) for g, s in zip(shown, said, strict=True)])
     return out

@@ -103,7 +103,8 @@ def latest_days(states: Sequence[LeadState], ats: Sequence[float]) -> np.ndarray
     if total == 0:
         return out
     days = np.fromiter(chain.from_iterable(s.buckets for s in states), np.int64, total)
-    counts = np.array([b for s in states for b in s.buckets.values()], dtype=np.int64)
+    counts = np.fromiter(chain.from_iterable(chain.from_iterable(
+        s.buckets.values() for s in states)), np.int64, total * k).reshape(total, k)
     owner = np.repeat(np.arange(n), sizes)
     ages = (np.asarray(ats, dtype=np.float64) // DAY).astype(np.int64)[owner] - days
     big = np.iinfo(np.int64).max
@@ -118,23 +119,23 @@ def latest_days(states: Sequence[LeadState], ats: Sequence[float]) -> np.ndarray
 class Facts:
     """One lead's feature row by name, and the days since each channel's latest action."""
 
-    __slots__ = ("row", "latest", "ix", "window", "config")
+    __slots__ = ("row", "latest", "ix", "window", "config", "_count", "_total")
 
-    def __init__(self, config: FeatureConfig, ix: dict[str, int], row: Sequence[float],
+    def __init__(self, rs: Reasons, row: Sequence[float],
                  latest: Sequence[float] | None) -> None:
-        self.config, self.ix, self.row = config, ix, row
-        self.latest = latest
-        self.window = max(config.windows_days)
+        self.config, self.ix, self.window = rs.config, rs.ix, rs.window
+        self._count, self._total = rs.count_ix, rs.total_ix
+        self.row, self.latest = row, latest
 
     def __getitem__(self, name: str) -> float:
         return float(self.row[self.ix[name]])
 
     def count(self, channel: str) -> int:
         """How many in the widest window (NaN counts as none)."""
-        return _int(self[f"{channel}_{self.window}d"])
+        return _int(self.row[self._count[channel]])
 
     def total(self, channel: str) -> int:
-        return _int(self[f"{channel}_total"])
+        return _int(self.row[self._total[channel]])
 
     def ago(self, *channels: str) -> float:
         """Days since the latest of these channels' actions (NaN: unknown or none)."""
@@ -155,7 +156,7 @@ class Facts:
 
 
 def _int(v: float) -> int:
-    return 0 if v != v else int(round(v))
+    return 0 if v != v else int(v + 0.5)  # counts are whole, >= 0: no banker's rounding
 
 
 def when(days: float) -> str:
@@ -474,20 +475,34 @@ class Reasons:
         for j, n in enumerate(names):
             members[pos[reason_of(n)]].append(j)
         self.members = [np.array(m, dtype=np.intp) for m in members]
+        # Columns in reason order, and where each reason's run starts (reasons with no
+        # feature in this configuration are summed as 0 separately).
+        self._order = np.array([j for m in members for j in m], dtype=np.intp)
+        self._starts = np.cumsum([0] + [len(m) for m in members])[:-1]
+        self._some = np.array([bool(m) for m in members])
+        self.window = max(config.windows_days)
+        self.count_ix = {c: self.ix[f"{c}_{self.window}d"] for c in CHANNELS}
+        self.total_ix = {c: self.ix[f"{c}_total"] for c in CHANNELS}
 
     def points(self, feature_points: np.ndarray) -> np.ndarray:
-        """(rows, reasons): each reason's points, the sum of its features' points. A sum
-        per row along its own features (not a matrix product, whose blocking depends on the
+        """(rows, reasons): each reason's points, the sum of its features' points. Summed
+        along each row in order (not a matrix product, whose blocking can depend on the
         number of rows), so a row's figures do not depend on the batch it is in."""
         p = np.asarray(feature_points, dtype=np.float64)
-        return np.stack([p[:, m].sum(axis=1) for m in self.members], axis=1)
-
-    def facts(self, row: Sequence[float], latest: Sequence[float] | None) -> Facts:
-        return Facts(self.config, self.ix, row, latest)
+        out = np.zeros((len(p), len(REASONS)))
+        if len(p) and len(self._order):
+            sums = np.add.reduceat(p[:, self._order], self._starts[self._some], axis=1)
+            out[:, self._some] = sums
+        return out
 
     def sentence(self, reason: int, row: Sequence[float],
                  latest: Sequence[float] | None = None) -> str:
-        return REASONS[reason].sentence(self.facts(row, latest))
+        return REASONS[reason].sentence(Facts(self, row, latest))
+
+    def sentences(self, reasons: Sequence[int], row: Sequence[float],
+                  latest: Sequence[float] | None = None) -> list[str]:
+        f = Facts(self, row, latest)
+        return [REASONS[r].sentence(f) for r in reasons]
 
 
 @cache
