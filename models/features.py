@@ -129,6 +129,56 @@ def _build_specs(cfg: FeatureConfig) -> list[FeatureSpec]:
     return sp
 
 
+# Which reason (models/reasons.py: what a rep reads) each feature belongs to: the features
+# that say the same thing about a lead share one, whatever their window or form.
+
+CHANNEL_REASON = {
+    "pricing_view": "intent", "competitor_view": "intent", "demo_request": "intent",
+    "page_view": "website", "session": "website", "site_search": "website",
+    "form_submit": "website",
+    "case_study": "content", "docs_view": "content", "content_download": "content",
+    "whitepaper_download": "content",
+    "email_open": "email", "email_click": "email", "email_reply": "email",
+    "login": "product", "feature_used": "product", "product_other": "product",
+}
+DECAY_REASON = {"web": "website", "intent": "intent", "email": "email", "product": "product"}
+OTHER_REASON = {
+    "days_since_last_pricing": "intent", "days_since_last_demo_request": "intent",
+    "intent_velocity": "intent", "sequence_stage": "intent",
+    "days_first_touch_to_demo": "intent", "days_signup_to_first_pricing": "intent",
+    "pricing_share": "intent",
+    "avg_session_minutes": "website", "pages_per_session": "website",
+    "days_since_last_email_click": "email", "emails_delivered": "email",
+    "email_open_rate": "email", "email_click_rate": "email", "email_click_to_open": "email",
+    "email_hard_bounces": "email", "email_unsubscribed": "email",
+    "days_since_last_login": "product", "distinct_features": "product",
+    "distinct_integrations": "product", "teammates_invited": "product",
+    "support_tickets": "product", "days_signup_to_first_integration": "product",
+    "days_since_signup": "trial", "days_since_trial_started": "trial",
+    "days_since_last_activity": "activity", "activity_this_week": "activity",
+    "activity_prior_3_weeks": "activity", "velocity": "activity",
+    "engaged_per_week": "activity",
+    "days_since_first_touch": "lead_age",
+    "days_since_lost": "lost_deal",
+    "employee_count": "company_size", "revenue_band": "company_size",
+    "seniority": "role", "department": "role",
+    "industry": "industry", "country": "country",
+    "funding_round": "funding", "days_since_funding": "funding",
+}
+
+
+def reason_of(feature: str) -> str:
+    """The reason a feature belongs to (KeyError for a feature no reason claims)."""
+    if feature in OTHER_REASON:
+        return OTHER_REASON[feature]
+    if feature.startswith("decayed_"):
+        return DECAY_REASON[feature.split("_")[1]]
+    channel = feature.rsplit("_", 1)[0]
+    if channel in CHANNEL_REASON:
+        return CHANNEL_REASON[channel]
+    raise KeyError(f"feature {feature!r} belongs to no reason (models/reasons.py)")
+
+
 CATEGORICAL = ("department", "industry", "country")  # unordered codes -> LightGBM categorical
 
 
@@ -280,8 +330,6 @@ DEFAULT_FEATURE_CONFIG = FeatureConfig()
 def manifest(config: FeatureConfig) -> dict[str, Any]:
     """JSON-able manifest: feature names in order, the reason each belongs to (what a rep
     reads, models/reasons.py), category labels, categorical columns."""
-    from models.reasons import reason_of  # models.reasons builds on this module
-
     return {
         "config": config.to_dict(),
         "features": [

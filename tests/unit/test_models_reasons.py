@@ -11,15 +11,8 @@ import numpy as np
 import pytest
 
 from models.artifact import load
-from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features
-from models.reasons import (
-    REASONS,
-    example_lead,
-    latest_days,
-    reason_of,
-    reasons_for,
-    table,
-)
+from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features, reason_of
+from models.reasons import REASONS, example_lead, latest_days, reasons_for, table
 from models.simulate import run as simulate
 from models.state import CHANNELS, DAY, LeadState, Obs, fold_into, observe
 from schemas import Event, parse_event
