@@ -146,7 +146,8 @@ def business_case(model: np.ndarray, rules: np.ndarray, y: np.ndarray, value: np
         "model": _figure(pm, rm), "rules": _figure(pr, rr),
         "lift": _figure(pm / pr if pr > 0 else float("nan"), _ratio(rm, rr)),
         "extra_per_1000": _figure(PER * (pm - pr), PER * (rm - rr)),
-        "deal_value": {**_figure(deal_v, deal), "currency": main, "deals": int(tot[5])},
+        "deal_value": {**_figure(deal_v, deal), "currency": main,
+                       "converted_rows": int(tot[5])},
         "revenue_per_1000": _figure(PER * (pm - pr) * deal_v, PER * (rm - rr) * deal),
     }
 
@@ -179,11 +180,11 @@ def summary_lines(pm: dict[str, Any]) -> list[str]:
     if bc and bc.get("rows"):
         m, r, lift = bc["model"], bc["rules"], bc["lift"]
         lines.append(f"business case, top {bc['fraction']:.0%}: model {_v(m, '{:.4f}')}, "
-                     f"old rules {_v(r, '{:.4f}')}, {_v(lift, '{:.2f}')}x")
+                     f"old rules {_v(r, '{:.4f}')}, ratio {_v(lift, '{:.2f}x')}")
         d, rev, ex = bc["deal_value"], bc["revenue_per_1000"], bc["extra_per_1000"]
         cur = f" {d['currency']}" if d.get("currency") else ""
         lines.append(f"  per 1,000 leads worked: {_v(ex, '{:+,.1f}')} conversions x mean deal "
-                     f"{_v(d, '{:,.0f}')}{cur} ({d['deals']:,} deals) = "
+                     f"{_v(d, '{:,.0f}')}{cur} ({d['converted_rows']:,} converted rows) = "
                      f"{_v(rev, '{:+,.0f}')}{cur} incremental revenue "
                      f"(95% intervals: bootstrap over {bc['leads']:,} leads)")
     return lines

@@ -303,7 +303,8 @@ def _business(pm: dict[str, Any]) -> str:
                 ("Model / old rules", _iv(bc["lift"], "{:.2f}x")),
                 ("Extra conversions per 1,000 leads worked", _iv(bc["extra_per_1000"],
                                                                 "{:+,.1f}")),
-                (f"Mean deal value ({d['deals']:,} deals{cur})", _iv(d, "{:,.0f}")),
+                (f"Mean deal value ({d['converted_rows']:,} converted rows{cur})",
+                 _iv(d, "{:,.0f}")),
                 ("Incremental revenue per 1,000 leads worked",
                  _iv(bc["revenue_per_1000"], "{:+,.0f}") + cur)]))
     sc = pm.get("sales_cycle")

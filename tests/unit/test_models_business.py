@@ -49,7 +49,7 @@ def test_business_case_figures_and_revenue() -> None:
     assert bc["lift"]["value"] == pytest.approx(m / r)
     assert bc["extra_per_1000"]["value"] == pytest.approx(1000 * (m - r))
     assert bc["deal_value"] == {"value": 1000.0, "ci": [1000.0, 1000.0], "currency": "EUR",
-                                "deals": int(round(bc["deal_value"]["deals"]))}
+                                "converted_rows": round(base * 5000)}
     assert bc["revenue_per_1000"]["value"] == pytest.approx(1000 * (m - r) * 1000.0)
     for key in ("model", "rules", "lift", "extra_per_1000", "revenue_per_1000"):
         lo, hi = bc[key]["ci"]
@@ -102,7 +102,7 @@ def test_evaluate_prints_and_reports_the_business_case(small_model: Path,
     bc = uni["business_case"]
     assert bc["model"]["value"] == pytest.approx(uni["top20_conversion_model"])
     assert bc["rules"]["value"] == pytest.approx(uni["top20_conversion_rules"])
-    assert bc["deal_value"]["deals"] > 0 and bc["deal_value"]["currency"]
+    assert bc["deal_value"]["converted_rows"] > 0 and bc["deal_value"]["currency"]
     assert uni["sales_cycle"]["hot"]["conversions"] + uni["sales_cycle"]["warm"][
         "conversions"] + uni["sales_cycle"]["cold"]["conversions"] == uni["positives"]
     text = evaluate.summary_text(m)
