@@ -315,7 +315,8 @@ def _business(pm: dict[str, Any]) -> str:
                        ("tier", "conversions", "mean days [95% interval]", "median",
                         "quartiles"),
                        [(t, sc[t]["conversions"], _iv(sc[t]["mean_days"], "{:.1f}"),
-                         sc[t]["median_days"],
+                         None if sc[t]["median_days"] is None
+                         else f"{sc[t]['median_days']:.0f}",
                          "{:.0f}-{:.0f}".format(*sc[t]["quartiles"]) if sc[t]["quartiles"]
                          else None) for t in ("hot", "warm", "cold")]))
     return "\n".join(out)
