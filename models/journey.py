@@ -40,6 +40,7 @@ import orjson
 
 from models.cli import module_main
 from models.errors import UsageError
+from models.progress import Progress
 from schemas import CURRENT_SCHEMA_VERSION
 
 DAY = 86400.0
@@ -489,6 +490,7 @@ def run(leads: int, days: int, seed: int, out: str, truth: str | None = None,
                                "start": start.isoformat(), "days": days,
                                "stages": STAGES}) + b"\n")
         step = max(1, leads // 100)
+        bar = Progress()
         for i in range(leads):
             lead = draw_lead(rng, i, days, seed)
             q = _rate_matrix(lead.fit, lead.budget)
@@ -510,13 +512,12 @@ def run(leads: int, days: int, seed: int, out: str, truth: str | None = None,
                       for _, s in path],
                 "stage": [STAGES[s] for _, s in path]}) + b"\n")
             if progress and (i + 1) % step == 0:
-                sys.stderr.write(f"\rjourney {i + 1}/{leads} leads, {stats['lines']} lines")
-                sys.stderr.flush()
+                bar(f"journey {i + 1}/{leads} leads, {stats['lines']} lines")
     finally:
         fh.close()
         th.close()
     if progress:
-        sys.stderr.write("\n")
+        bar.done()
     stats["truth"] = truth
     return stats
 

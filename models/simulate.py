@@ -36,6 +36,7 @@ import orjson
 
 from models.cli import module_main
 from models.errors import UsageError
+from models.progress import Progress
 from schemas import CURRENT_SCHEMA_VERSION as SCHEMA_VERSION
 
 DAY = 86400.0
@@ -410,6 +411,7 @@ def run(leads: int, days: int, seed: int, out: str, progress: bool = True,
     rng = np.random.default_rng(seed)
     conv = 0
     step = max(1, leads // 100)
+    bar = Progress()
     try:
         fh = open(out, "wb")  # noqa: SIM115 - closed in finally
     except OSError as e:
@@ -420,21 +422,20 @@ def run(leads: int, days: int, seed: int, out: str, progress: bool = True,
             conv += simulate_lead(w, rng, i, days, seed)
             w.flush()
             if progress and (i + 1) % step == 0:
-                _bar(i + 1, leads, w.n_lines)
+                bar(_bar(i + 1, leads, w.n_lines))
     finally:
         fh.close()
     if progress:
-        sys.stderr.write("\n")
+        bar.done()
     return {"leads": leads, "converted": conv, "events": w.n_events, "lines": w.n_lines,
             "malformed": w.n_bad}
 
 
-def _bar(done: int, total: int, lines: int) -> None:
+def _bar(done: int, total: int, lines: int) -> str:
     width = 30
     k = done * width // total
-    sys.stderr.write(f"\rsimulate [{'#' * k}{'.' * (width - k)}] {done * 100 // total:3d}% "
-                     f"{done}/{total} leads, {lines} lines")
-    sys.stderr.flush()
+    return (f"simulate [{'#' * k}{'.' * (width - k)}] {done * 100 // total:3d}% "
+            f"{done}/{total} leads, {lines} lines")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -32,7 +32,6 @@ state and merged at identify time, as the worker does.
 from __future__ import annotations
 
 import math
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import numpy as np
 
 from models.errors import UsageError
 from models.features import FeatureConfig, features
+from models.progress import Progress
 from models.state import DAY, LeadState, Obs, fold_into, id_hash, merge, observe
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -124,6 +124,7 @@ def read_events(path: str, progress: bool = False) -> EventLog:
     import schemas  # late: keeps `models.state`/`models.features` importable on their own
 
     log = EventLog()
+    bar = Progress()
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as e:
@@ -132,8 +133,7 @@ def read_events(path: str, progress: bool = False) -> EventLog:
         for line in fh:
             log.lines += 1
             if progress and log.lines % 200_000 == 0:
-                sys.stderr.write(f"\rread {log.lines} lines")
-                sys.stderr.flush()
+                bar(f"read {log.lines} lines")
             if not line.strip():
                 log.lines -= 1
                 continue
@@ -143,7 +143,7 @@ def read_events(path: str, progress: bool = False) -> EventLog:
                 continue
             _add(log, ev)
     if progress:
-        sys.stderr.write(f"\rread {log.lines} lines, {log.valid} valid\n")
+        bar.done(f"read {log.lines} lines, {log.valid} valid")
     return log
 
 
@@ -260,10 +260,10 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
     kinds: list[int] = []
     convs: list[float] = []
     lead_ids = sorted(log.leads)
+    bar = Progress()
     for li, lead_id in enumerate(lead_ids):
-        if progress and li % 5000 == 0:
-            sys.stderr.write(f"\rsnapshots {li}/{len(lead_ids)} leads, {len(rows)} rows")
-            sys.stderr.flush()
+        if progress and li and li % 5000 == 0:
+            bar(f"snapshots {li}/{len(lead_ids)} leads, {len(rows)} rows")
         items = _replay_items(log, lead_id, log.leads[lead_id], by_lead)
         items.sort(key=lambda x: (x[0], x[1]))
         conv_t, conv_v, conv_c, closed = math.inf, math.nan, None, math.inf
@@ -308,7 +308,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
                 leads.append(li)
                 kinds.append(kind)
     if progress:
-        sys.stderr.write(f"\rsnapshots {len(lead_ids)} leads, {len(rows)} rows\n")
+        bar.done(f"snapshots {len(lead_ids)} leads, {len(rows)} rows")
     n_feat = len(fcfg.specs)
     X = np.array(rows, dtype=np.float32) if rows else np.zeros((0, n_feat), np.float32)
     return Snapshots(X, np.array(ys, dtype=np.int8), np.array(vals, dtype=np.float64), curs,

@@ -166,6 +166,13 @@ def fit_value_model(s: Snapshots, mask: np.ndarray, names: list[str], cat: list[
     return booster, info
 
 
+# What each timed step does, in the words a first run shows (the timings keep the short names).
+_STEPS = {"read_events": "reading and validating the events",
+          "snapshots": "replaying each lead into training rows",
+          "train_lightgbm": "fitting the trees (LightGBM)",
+          "calibrate_and_value_model": "calibrating probabilities and writing the report"}
+
+
 def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
         progress: bool = True, truth_path: str | None = None) -> Path:
     """Train on `events_path`, write the artifact under `out_dir`; returns the artifact dir.
@@ -180,7 +187,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
         now = time.perf_counter()
         timings[name] = round(now - t0, 2)
         if progress:
-            sys.stderr.write(f"{name}: {now - t0:.1f}s\n")
+            sys.stderr.write(f"train: {_STEPS.get(name, name)} took {now - t0:.1f} s\n")
         return now
 
     log = read_events(events_path, progress=progress)

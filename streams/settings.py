@@ -261,6 +261,19 @@ class Settings(BaseSettings):
         "64 KiB, so a quiet worker takes one batch per wait rather than one per record. "
         "Lower: less latency, more fetches and batches. Env: LEADSCORE_FETCH_WAIT_MS.",
     )
+    order_wait_ms: float = Field(
+        2000.0,
+        ge=0,
+        description="Event-time order across a lead's input topics: the records of the input "
+        "partitions with the same number are handed to the scorer oldest event first, and "
+        "while one of them has nothing fetched but more on the broker (fetch lag above 0) "
+        "the others wait for it, at most this long (streams/worker/order.py). A fetch "
+        "normally returns within a few LEADSCORE_FETCH_WAIT_MS, so the wait ends long "
+        "before; the bound is for a partition that cannot be fetched (its leader down). "
+        "A partition with nothing more on the broker is never waited for, so live traffic "
+        "is not delayed (Kafka Streams' max.task.idle.ms=0). 0: never wait (order only "
+        "what is fetched). Env: LEADSCORE_ORDER_WAIT_MS.",
+    )
     commit_interval_ms: float = Field(
         100.0,
         gt=0,

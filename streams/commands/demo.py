@@ -38,12 +38,12 @@ from typing import Any
 import orjson
 
 from models.errors import UsageError
+from models.progress import Progress
 from schemas import Alert, DeadLetterRecord, ScoreChange
 from streams.commands import liveview
 from streams.commands.downstream import Downstream
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
-from streams.commands.progress import Progress
 from streams.commands.topics import create_topics
 from streams.core import latency
 from streams.kafkaconfig import client_config, plaintext, wait_for_brokers, without_security
@@ -191,16 +191,19 @@ def simulate_command(leads: int, seed: int) -> list[str]:
 Population = list[tuple[str | None, float, Routed]]
 
 
-def simulate_population(s: Settings, leads: int, seed: int, work: Path) -> Population:
+def simulate_population(s: Settings, leads: int, seed: int, work: Path
+                        ) -> tuple[Population, int]:
     """A fresh population's last LIVE_DAYS days, ending yesterday (so nothing is in the
-    future or too old for the worker), in event-time order like a live feed."""
+    future or too old for the worker), in event-time order like a live feed; and how many of
+    its lines the simulator made invalid on purpose (they become dead letters)."""
     path = work / f"demo-traffic-{seed}.jsonl"
     # A process, not a thread: simulating holds the GIL for seconds, which would show up
     # as latency in this process's own measurements.
     truth = path.with_name(path.name + ".truth.jsonl")
-    subprocess.run([*simulate_command(leads, seed), "--out", str(path), "--truth", str(truth),
-                    "--no-progress"],
-                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    done = subprocess.run([*simulate_command(leads, seed), "--out", str(path), "--truth",
+                           str(truth), "--no-progress"],
+                          check=True, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    malformed = int(orjson.loads(done.stdout.splitlines()[-1]).get("malformed", 0))
     truth.unlink(missing_ok=True)
     keyed: list[tuple[str, str | None, bytes]] = []
     last = ""
@@ -217,7 +220,8 @@ def simulate_population(s: Settings, leads: int, seed: int, work: Path) -> Popul
     path.unlink(missing_ok=True)
     keyed.sort(key=lambda x: x[0])  # stable: a malformed line stays after its neighbour
     routed = route_lines(iter(line for _, _, line in keyed), s, s.topic_website)
-    return [(eid, _epoch(at), r) for (at, eid, _), r in zip(keyed, routed, strict=True)]
+    return ([(eid, _epoch(at), r) for (at, eid, _), r in zip(keyed, routed, strict=True)],
+            malformed)
 
 
 def _epoch(iso: str) -> float:
@@ -233,7 +237,7 @@ class Traffic:
 
     def __init__(self, s: Settings, rate: float, leads: int, seed: int) -> None:
         self.s, self.rate, self.leads, self.seed = s, rate, leads, seed
-        self.ready: queue.Queue[Population] = queue.Queue(maxsize=1)
+        self.ready: queue.Queue[tuple[Population, int]] = queue.Queue(maxsize=1)
         self.stop_flag = threading.Event()
         # Set when the next population is needed (at start, then half-way through each):
         # simulating takes CPU from the worker, so it is not done earlier than necessary.
@@ -243,6 +247,9 @@ class Traffic:
         self.sent_at: OrderedDict[str, float] = OrderedDict()
         self.sent = 0
         self.failures = 0
+        # Invalid lines sent: the simulator's deliberate faults, expected as dead letters
+        # (counted pro rata when a population is cut short by the end of the run).
+        self.invalid_sent = 0.0
         self.populations = 0
         self.simulated_s = 0.0  # event time covered by what was sent (all populations)
         self.started = self.finished = 0.0
@@ -286,10 +293,11 @@ class Traffic:
         i = 0
         while not self.stop_flag.is_set():
             try:
-                pop = self.ready.get(timeout=0.5)
+                pop, malformed = self.ready.get(timeout=0.5)
             except queue.Empty:
                 continue
             self.populations += 1
+            bad_share = malformed / len(pop) if pop else 0.0
             half = len(pop) // 2
             first = next((t for _, t, _ in pop if t == t), math.nan)
             done_before = self.simulated_s
@@ -310,6 +318,7 @@ class Traffic:
                     with self.lock:
                         self.sent_at[eid] = now
                 self.sent = i = i + 1
+                self.invalid_sent += bad_share
                 if ts == ts and first == first:  # NaN: a malformed line has no time
                     self.simulated_s = max(self.simulated_s, done_before + ts - first)
                 producer.poll(0)
@@ -617,7 +626,8 @@ def _live(args: argparse.Namespace, s: Settings, worker: subprocess.Popen[bytes]
     summary = liveview.Summary(
         sent=traffic.sent, send_seconds=traffic.finished - traffic.started,
         changes=board.changes_total, alerts=board.alerts_total,
-        dead_letters=board.dead_letters, latencies=board.latencies,
+        dead_letters=board.dead_letters, invalid_sent=round(traffic.invalid_sent),
+        latencies=board.latencies,
         send_failures=traffic.failures, pages=len(pages),
         sample_page=pages[-1].text if pages else None, crm_leads=downstream.crm_leads(),
         crm_table=f"{downstream.database} (table {downstream.table})",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from models.progress import Progress
 from streams.commands.args import port
-from streams.commands.progress import Progress
 from streams.local import kafka as localkafka
 from streams.settings import get_settings
 

@@ -211,6 +211,7 @@ class Summary:
     simulated_days: float = 0.0  # event time the sent traffic covered
     hot_leads: int = 0
     tiers: dict[str, int] = field(default_factory=dict)  # leads per tier at the end
+    invalid_sent: int | None = None  # the simulator's deliberately invalid lines among `sent`
 
 
 def _quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
@@ -231,6 +232,15 @@ def _alert_rate(s: Summary) -> list[str]:
             "simulated days (budget 15)"]
 
 
+def _dead_letter_note(s: Summary) -> str:
+    """Say what the dead letters are: a newcomer reading "52 dead letters" suspects a fault."""
+    if s.invalid_sent is None:
+        return ""
+    return (f" (the simulated traffic includes ~{s.invalid_sent:,} deliberately invalid lines: "
+            "broken JSON, missing or wrong fields; the worker sets each aside on the "
+            "dead-letter topic with its original bytes and a reason, and goes on)")
+
+
 def render_summary(s: Summary, commands: Sequence[str]) -> str:
     """The final report: what the run sustained, measured by the demo itself."""
     rate = s.sent / s.send_seconds if s.send_seconds > 0 else 0.0
@@ -238,14 +248,16 @@ def render_summary(s: Summary, commands: Sequence[str]) -> str:
         "demo summary",
         f"  events sent          {s.sent:,} in {s.send_seconds:.1f} s = {rate:,.0f} events/s "
         "sustained" + (f" ({s.send_failures:,} not delivered)" if s.send_failures else ""),
-        f"  score changes        {s.changes:,}",
+        f"  score changes        {s.changes:,} (a lead's score is published when it moved "
+        "enough to matter, LEADSCORE_MIN_SCORE_CHANGE points; most events move it less)",
         f"  alerts               {s.alerts:,}" + (
             " (" + ", ".join(f"{_KIND.get(k, k)} {n:,}" for k, n in sorted(
-                s.alerts_by_kind.items())) + ")" if s.alerts_by_kind else ""),
+                s.alerts_by_kind.items())) + ")" if s.alerts_by_kind else "")
+        + " (threshold crossings that page a rep)",
         *_alert_rate(s),
         *(["  leads by tier        " + ", ".join(f"{t} {n:,}" for t, n in s.tiers.items())
            + f" ({s.hot_leads:,} entered Hot)"] if s.tiers else []),
-        f"  dead letters         {s.dead_letters:,}",
+        f"  dead letters         {s.dead_letters:,}" + _dead_letter_note(s),
         f"  event-to-score latency p50 {fmt_ms(percentile(s.latencies, 50))}, "
         f"p99 {fmt_ms(percentile(s.latencies, 99))} over {len(s.latencies):,} score changes "
         "(received minus sent, measured by the demo)",

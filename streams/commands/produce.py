@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import UsageError
+from models.state import DEFAULT_STATE_CONFIG
 from schemas import Event, parse_event
 from streams.kafkaconfig import KafkaUnavailable, client_config, redact, wait_for_brokers
 from streams.settings import Settings, get_settings
@@ -41,6 +42,36 @@ class Routed:
     key: bytes | None
     value: bytes
     valid: bool
+    at: float | None = None  # the event's time (epoch s), for valid events
+
+
+class TimeOrder:
+    """Counts events sent more than the state's lateness (48 h) before an event sent earlier
+    on the same topic. The worker merges a lead's topics in event-time order, per partition
+    (streams/worker/order.py), so a topic that goes back in time that far (a file in lead-by-
+    lead order, as ``leadscore simulate`` writes) has events the worker may drop as late."""
+
+    def __init__(self, lateness_s: float = DEFAULT_STATE_CONFIG.lateness_seconds) -> None:
+        self.lateness_s = lateness_s
+        self.newest: dict[str, float] = {}
+        self.behind = 0
+
+    def see(self, topic: str, at: float | None) -> None:
+        if at is None:
+            return
+        newest = self.newest.get(topic)
+        if newest is None or at > newest:
+            self.newest[topic] = at
+        elif at < newest - self.lateness_s:
+            self.behind += 1
+
+    def warning(self) -> str | None:
+        if not self.behind:
+            return None
+        return (f"warning: {self.behind:,} events were sent more than "
+                f"{self.lateness_s / 3600:.0f} h before an event sent earlier on the same "
+                "topic; the worker drops an event that far behind its lead's newest as late. "
+                "Sort the file by occurred_at (README: Bootstrapping a worker from history)")
 
 
 def route_lines(
@@ -53,14 +84,17 @@ def route_lines(
             continue
         ev = parse_event(raw, max_age=None)
         if isinstance(ev, Event):
-            yield Routed(topic_for(ev, settings), ev.key.encode(), raw, True)
+            yield Routed(topic_for(ev, settings), ev.key.encode(), raw, True,
+                         ev.occurred_at.timestamp())
         else:
             yield Routed(malformed_topic, None, raw, False)
 
 
 def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None = None,
-                 settings: Settings | None = None, progress: bool = True) -> Counter[str]:
-    """Send every line of ``path``; return counts per topic (plus 'malformed')."""
+                 settings: Settings | None = None, progress: bool = True,
+                 order: TimeOrder | None = None) -> Counter[str]:
+    """Send every line of ``path``; return counts per topic (plus 'malformed'). ``order``
+    counts events far behind their topic's newest (:class:`TimeOrder`)."""
     from confluent_kafka import KafkaException, Producer
 
     settings = settings or get_settings()
@@ -95,6 +129,8 @@ def produce_file(path: Path, *, rate: float | None, malformed_topic: str | None 
                 except KafkaException as exc:
                     raise UsageError(redact(f"Kafka refused a message: {exc}", settings)) from None
             producer.poll(0)
+            if order is not None:
+                order.see(r.topic, r.at)
             counts[r.topic] += 1
             if not r.valid:
                 counts["malformed"] += 1
@@ -135,9 +171,14 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    counts = produce_file(args.events, rate=args.rate, malformed_topic=args.malformed_topic)
+    order = TimeOrder()
+    counts = produce_file(args.events, rate=args.rate, malformed_topic=args.malformed_topic,
+                          order=order)
     total = sum(v for k, v in counts.items() if k != "malformed")
     parts = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()) if k != "malformed")
     print(f"sent {total:,} messages ({parts}); {counts['malformed']:,} invalid lines included "
           "for the dead-letter topic")
+    warning = order.warning()
+    if warning:
+        print(warning, file=sys.stderr)
     return 0

@@ -9,7 +9,8 @@ import nothing from here: each offers ``register(app, ctx)``, so dependencies po
 
 The app is Faust's with three classes swapped in through its documented hooks: the consumer
 (:mod:`streams.worker.fetch`: whole fetched batches to the scorer agent), the table manager
-(:mod:`streams.worker.recovery`: seek before fetching) and the worker (root logger level).
+(:mod:`streams.worker.recovery`: seek before fetching) and the worker (root logger level, and
+the filters that keep a Kafka outage to two log lines: :mod:`streams.worker.logs`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from faust.worker import Worker
 
 from streams.kafkaconfig import faust_options
 from streams.settings import Settings, get_settings
+from streams.worker import logs, views
 from streams.worker import tables as tables_
 from streams.worker import topics as topics_
-from streams.worker import views
 from streams.worker.agents import lead_events
 from streams.worker.context import WorkerContext
 from streams.worker.fetch import BatchSink, BatchTransport
 from streams.worker.recovery import SeekFirstTableManager
-from streams.worker.timers import idle
+from streams.worker.timers import idle, kafka_probe
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
               "error": logging.ERROR}
@@ -40,21 +41,36 @@ class LeadscoreApp(faust.App):
 
     batch_sink: BatchSink | None = None
     fetch_wait_ms: float | None = None  # the broker's fetch wait (streams/worker/fetch.py)
+    order_wait_ms: float | None = None  # the event-time ordering's wait (streams/worker/order.py)
+    kafka_outage: logs.KafkaOutage | None = None  # the outage log filter (streams/worker/logs.py)
+    kafka_bootstrap: str = "Kafka"  # named in the outage lines
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)
 
 
 class LeadscoreWorker(Worker):
-    """Faust's worker, with the root logger back at the configured level.
+    """Faust's worker, with the root logger back at the configured level, and no spinner
+    unless stdout is a terminal.
 
     Faust's start-up spinner sets the root logger to DEBUG (for its own handler) and leaves
     it there: every debug call of aiokafka and Faust then builds a LogRecord, ~5% of a busy
-    worker (team field notes). The handlers keep the configured level either way."""
+    worker (team field notes). The handlers keep the configured level either way. Faust
+    draws the spinner whatever stdout is, so a worker's log file (the demo's, a container's)
+    got cursor escape codes and backspaces in it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.stdout.isatty():
+            self.spinner = None
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         logger.setLevel(level)
+        # An outage is two lines (lost, back), not one per failed connection attempt.
+        app = self.app
+        if isinstance(app, LeadscoreApp) and app.kafka_outage is None:
+            app.kafka_outage = logs.install(logger, app.kafka_bootstrap)
 
 
 def build_app(settings: Settings) -> LeadscoreApp:
@@ -92,6 +108,8 @@ def build_app(settings: Settings) -> LeadscoreApp:
         Worker=LeadscoreWorker,
     )
     app.fetch_wait_ms = settings.fetch_wait_ms
+    app.order_wait_ms = settings.order_wait_ms
+    app.kafka_bootstrap = settings.kafka_bootstrap
     return app
 
 
@@ -101,6 +119,7 @@ def wire(app: LeadscoreApp, settings: Settings) -> WorkerContext:
                         tables_.declare(app, settings))
     app.batch_sink = lead_events.register(app, ctx)
     idle.register(app, ctx)
+    kafka_probe.register(app, ctx)
     views.register(app, ctx)
 
     async def close_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

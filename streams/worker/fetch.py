@@ -23,6 +23,13 @@ that partition is sought back to the first of them; and every batch carries the 
 generation it was fetched in, so the agent drops batches from before a rebalance (their
 partitions were sought back by the recovery).
 
+Event-time order: the records of the input topics are not handed over as fetched but
+through :class:`streams.worker.order.OrderBuffer`, which releases the records of the input
+partitions with the same number (a lead's five topics) oldest event first, holding a task
+back while one of its partitions is known to have more on the broker (bounded by
+``LEADSCORE_ORDER_WAIT_MS``). Held records are not in any batch, so no commit passes them;
+a partition whose buffer is full is left out of the fetch until the scorer has taken some.
+
 Chosen over driving a confluent-kafka consumer from Faust's assignment by measurement of an
 empty batch agent each way; see the README, "Performance".
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,29 +46,40 @@ from typing import Any
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from streams.worker.order import OrderBuffer
+
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Fetched:
-    """One fetched batch of the agent's topics: aiokafka ConsumerRecords per partition, in
-    offset order, as aiokafka returned them. Issue 11's event-time ordering across a lead's
-    partitions would pick records from several of these (see :meth:`records`)."""
+    """One batch of the agent's topics: aiokafka ConsumerRecords per partition (each a run of
+    consecutive offsets), and the same records in the order to process them (``ordered``:
+    event-time order within a task, :mod:`streams.worker.order`)."""
 
     generation: int
     by_tp: dict[TP, list[Any]]
+    ordered: list[Any] | None = None
     count: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.count = sum(len(r) for r in self.by_tp.values())
 
     def records(self) -> list[Any]:
-        """The batch's records, partition after partition (each partition in order: that is
-        all the scorer needs, as a lead's events on one input topic share a partition)."""
+        """The batch's records in the order to process them (without an order: partition
+        after partition, each in offset order)."""
+        if self.ordered is not None:
+            return self.ordered
         out: list[Any] = []
         for recs in self.by_tp.values():
             out += recs
         return out
+
+    def only(self, tps: set[TP] | frozenset[TP]) -> Fetched:
+        """The batch without the records of partitions not in ``tps``."""
+        keep = {tp: r for tp, r in self.by_tp.items() if tp in tps}
+        ordered = [r for r in self.records() if (r.topic, r.partition) in keep]
+        return Fetched(self.generation, keep, ordered)
 
     def next_offsets(self) -> dict[TP, int]:
         """Offset to commit per partition once this batch is done (last offset + 1)."""
@@ -70,20 +89,31 @@ class Fetched:
 class BatchSink:
     """Where :class:`BatchConsumer` delivers batches, and how it learns the agent is idle.
 
-    ``topics``: the topics whose records go to the agent. ``deliver``: awaited with each
-    batch (the agent's channel: it blocks while the agent is busy, which stops fetching).
-    ``drain``: awaited by :meth:`BatchConsumer.wait_empty`, returns once every batch the agent
-    has started is committed (or dropped)."""
+    ``topics``: the topics whose records go to the agent; ``ordered``: those of them whose
+    records are released in event-time order per partition number (the input topics,
+    :mod:`streams.worker.order`). ``deliver``: awaited with each batch (the agent's channel:
+    it blocks while the agent is busy, which stops fetching). ``drain``: awaited by
+    :meth:`BatchConsumer.wait_empty`, returns once every batch the agent has started is
+    committed (or dropped)."""
 
     def __init__(self, topics: Iterable[str], deliver: Callable[[Fetched], Awaitable[Any]],
-                 drain: Callable[[], Awaitable[None]]) -> None:
+                 drain: Callable[[], Awaitable[None]], ordered: Iterable[str] = ()) -> None:
         self.topics = frozenset(topics)
+        self.ordered = frozenset(ordered) & self.topics
         self.deliver = deliver
         self.drain = drain
 
 
+# Used when the app sets none (LEADSCORE_ORDER_WAIT_MS is the setting).
+DEFAULT_ORDER_WAIT_MS = 2000.0
+
+
 class BatchConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer; records of :attr:`sink`'s topics go out as whole batches."""
+
+    _order: OrderBuffer | None = None  # the event-time ordering, made at the first fetch
+    _order_generation: int | None = None  # the consumer generation it was assigned in
+    _fetch_timeout: float | None = None  # shorter wait for aiokafka, set by the ordering
 
     @property
     def sink(self) -> BatchSink | None:
@@ -96,30 +126,78 @@ class BatchConsumer(faust_aiokafka.Consumer):
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
         sink = self.sink
-        if not records or sink is None or self.should_stop:
+        if sink is None or self.should_stop:
             return records, active
+        records = records or {}
         mine = {tp: recs for tp, recs in records.items() if tp.topic in sink.topics}
-        if not mine:
-            return records, active
         theirs = {tp: recs for tp, recs in records.items() if tp.topic not in sink.topics}
-        generation = self.app.consumer_generation_id
+        order = self._order_for(sink)
         if not self.flow_active:
             # Faust's getmany seeks every partition back to its committed offset when the
-            # flow is stopped; these records are fetched again after that.
+            # flow is stopped; these records, and the held ones, are fetched again after that.
+            order.clear()
+            self._order_generation = None
             return theirs, active
-        taken: dict[TP, list[Any]] = {}
+        generation = self.app.consumer_generation_id
+        if generation != self._order_generation:
+            # A rebalance: the recovery sought every partition back to its committed offset.
+            order.assign(tp for tp in self.assignment() if tp.topic in sink.topics)
+            self._order_generation = generation
         for tp, recs in mine.items():
             if active is not None and tp not in active and tp not in self._buffered_partitions:
-                await self._seek_back(tp, recs[0].offset)
+                held = order.drop(tp)
+                await self._seek_back(tp, recs[0].offset if held is None else held)
                 continue
-            taken[tp] = recs
+            order.add(tp, recs)
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-        if taken:
-            await sink.deliver(Fetched(generation, taken))
+        limit = self.app.conf.broker_max_poll_records or 1000
+        now = time.monotonic()
+        released = order.take(now, self._fetch_lag, limit)
+        # Ask aiokafka not to wait for new records while released ones are left, or past
+        # the end of an ordering wait.
+        self._fetch_timeout = (0.0 if len(released.records) >= limit
+                               else order.holding(now, self._fetch_lag))
+        if released.records:
+            await sink.deliver(Fetched(generation, released.by_tp, released.records))
             read = self._read_offset
-            for tp, recs in taken.items():
+            for tp, recs in released.by_tp.items():
                 read[tp] = recs[-1].offset
         return theirs, active
+
+    def _order_for(self, sink: BatchSink) -> OrderBuffer:
+        order = self._order
+        if order is None:
+            wait_ms = getattr(self.app, "order_wait_ms", None)
+            inputs = sink.ordered
+            order = self._order = OrderBuffer(
+                lambda tp: tp.partition if tp.topic in inputs else None,
+                (DEFAULT_ORDER_WAIT_MS if wait_ms is None else wait_ms) / 1000.0)
+        return order
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        """aiokafka's records of the active partitions, leaving out those whose ordering
+        buffers are full (their records stay in aiokafka's buffer: it fetches no more of
+        them meanwhile), and waiting no longer than the ordering needs."""
+        order = self._order
+        if order is not None and active_partitions:
+            full = order.full()
+            if full and active_partitions - full:
+                active_partitions = active_partitions - full
+            if self._fetch_timeout is not None:
+                timeout = max(0.0, min(timeout, self._fetch_timeout))
+        return await super()._getmany(active_partitions, timeout)
+
+    def _fetch_lag(self, tp: TP) -> int | None:
+        """Records of ``tp`` on the broker that aiokafka has not handed out yet (highwater of
+        the last fetch response minus the fetch position); None while not known."""
+        try:
+            consumer = self._thread._ensure_consumer()
+            state = consumer._subscription.subscription.assignment.state_value(tp)
+            if state is None or state.highwater is None or not state.has_valid_position:
+                return None
+            return int(state.highwater) - int(state.position)
+        except Exception:  # noqa: BLE001 - not assigned (any more), no subscription yet
+            return None
 
     async def _seek_back(self, tp: TP, offset: int) -> None:
         """Records of an inactive partition were fetched and are not processed: fetch them

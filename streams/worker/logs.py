@@ -75,9 +75,10 @@ class KafkaOutage(logging.Filter):
             return False
         self.down_since, self.suppressed = now, 0
         self.outages += 1
+        first = _short(record.getMessage())
         record.msg = ("Kafka unreachable at %s (%s); the worker keeps retrying, and repeats of "
                       "this error are suppressed until the connection is back")
-        record.args = (self.bootstrap, _short(record.getMessage()))
+        record.args = (self.bootstrap, first)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info = record.exc_text = None
         if self.on_change:
@@ -137,3 +138,15 @@ class RepeatLimit(logging.Filter):
             for k in sorted(self._seen, key=lambda k: self._seen[k][0])[:5_000]:
                 del self._seen[k]
         return True
+
+
+def install(logger: logging.Logger, bootstrap: str) -> KafkaOutage:
+    """Put both filters on ``logger``'s handlers (the root logger's, once Faust set up its
+    logging: every library's records pass through them); return the outage filter, which
+    the Kafka probe (streams/worker/timers/kafka_probe.py) tells when a broker is back."""
+    outage = KafkaOutage(bootstrap)
+    repeats = RepeatLimit()
+    for handler in logger.handlers:
+        handler.addFilter(outage)
+        handler.addFilter(repeats)
+    return outage

@@ -122,6 +122,15 @@ class Metrics:
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when table recovery is done and the worker serves lookups.",
             registry=r)
+        self.kafka_reachable = Gauge(
+            f"{PREFIX}_kafka_reachable",
+            "1 when a broker of LEADSCORE_KAFKA_BOOTSTRAP accepted a TCP connection at the "
+            "last probe (every few seconds), 0 during an outage.", registry=r)
+        self.kafka_unreachable = Counter(
+            f"{PREFIX}_kafka_unreachable_seconds",
+            "Seconds no broker of LEADSCORE_KAFKA_BOOTSTRAP accepted a connection (summed "
+            "over the probes that failed).", registry=r)
+        self.kafka_reachable.set(1)  # the worker starts only once a broker answered
         for t in TIERS:
             self.leads.labels(tier=t)
         for k in ("lead", "anonymous"):

@@ -121,3 +121,14 @@ def test_summary_reports_sustained_rate_latency_and_commands():
     assert text.rstrip().endswith("leadscore worker")
     unread = render_summary(Summary(1, 1.0, 0, 0, 0, []), [])
     assert "the worker's histogram p50 -, p99 -" in unread
+
+
+def test_summary_says_the_dead_letters_are_the_simulators_invalid_lines():
+    s = Summary(sent=9000, send_seconds=30.0, changes=1200, alerts=7, dead_letters=12,
+                latencies=[], invalid_sent=11)
+    line = next(ln for ln in render_summary(s, []).splitlines() if "dead letters" in ln)
+    assert ("dead letters         12 (the simulated traffic includes ~11 deliberately "
+            "invalid") in line
+    assert "original bytes and a reason" in line
+    bare = render_summary(Summary(1, 1.0, 0, 0, 3, []), [])
+    assert "dead letters         3\n" in bare, "no claim about where they came from when unknown"

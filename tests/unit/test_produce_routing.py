@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from schemas import EVENT_TYPES
-from streams.commands.produce import route_lines
+from streams.commands.produce import TimeOrder, route_lines
 from streams.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
@@ -47,3 +47,18 @@ def test_invalid_lines_are_kept_byte_for_byte_and_blank_lines_skipped():
         ("malformed.topic", None, b"not json", False),
         ("malformed.topic", None, b'{"type": "page_view"}', False),
     ]
+
+
+def test_routed_events_carry_their_time_and_a_topic_going_back_48_h_is_counted():
+    [r] = list(route_lines(iter([_line("page_view", occurred_at="2026-03-01T00:00:00Z")]),
+                           Settings(), "bad"))
+    assert r.at == 1772323200.0
+    order = TimeOrder()
+    hour = 3600.0
+    for topic, at in [("web", 100 * hour), ("mail", 0.0), ("web", 60 * hour),  # 40 h back: ok
+                      ("web", 51 * hour), ("mail", 10 * hour), ("web", 200 * hour),
+                      ("web", 100 * hour), ("mail", None)]:
+        order.see(topic, at)
+    assert order.behind == 2  # web at 51 h (49 h behind 100 h) and at 100 h (behind 200 h)
+    assert order.warning() is not None and "2 events" in order.warning()
+    assert TimeOrder().warning() is None

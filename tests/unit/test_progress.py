@@ -7,7 +7,9 @@ import io
 import stat
 from pathlib import Path
 
-from streams.commands.progress import Progress
+import pytest
+
+from models.progress import Progress
 from streams.local import kafka as localkafka
 
 
@@ -64,3 +66,20 @@ pathlib.Path(out).mkdir(parents=True, exist_ok=True)
     assert "MB so far" in lines[0] and "Maven Central" in lines[0]
     assert "2 MB so far" in " ".join(lines) or "3 MB so far" in " ".join(lines)
     assert "cached for later runs" in lines[-1]
+
+
+def test_simulate_journey_and_training_reads_write_whole_lines_into_a_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from models import journey, simulate
+    from models.snapshots import read_events
+
+    simulate.run(200, 20, seed=1, out=str(tmp_path / "a.jsonl"))
+    journey.run(200, 20, 1, str(tmp_path / "b.jsonl"), None)
+    read_events(str(tmp_path / "a.jsonl"), progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert any(ln.startswith("simulate [") and "100%" in ln for ln in lines)
+    assert any(ln.startswith("journey 200/200") for ln in lines)
+    assert any(ln.startswith("read ") and "valid" in ln for ln in lines)
+    assert len(lines) <= 8  # first and last line of each step, not a hundred updates

@@ -45,6 +45,8 @@ def test_an_outage_is_one_line_lost_and_one_line_back(caplog) -> None:
     lost = passed[0]
     assert lost.levelno == logging.WARNING and "Kafka unreachable at 127.0.0.1:9092" in \
         lost.getMessage()
+    # The first error itself is quoted, once.
+    assert "(Unable to update metadata from [1]);" in lost.getMessage()
     assert changes == [False]
     f.check(reachable=True)  # an error came less than quiet_s ago: not back yet
     assert changes == [False]
@@ -81,3 +83,17 @@ def test_repeats_are_limited_per_window_and_then_counted() -> None:
     assert f.filter(r) and "dropped 97 times" in r.getMessage()
     # another message has its own budget
     assert f.filter(rec("something else", "faust", logging.WARNING))
+
+
+def test_librdkafka_goes_through_logging_and_its_connection_failures_are_recognised() -> None:
+    from streams.settings import Settings
+    from streams.worker.clients import producer_config
+
+    # The worker's producer hands librdkafka's lines to this logger (not straight to stderr),
+    # so the outage filter on the root handlers holds them back like aiokafka's.
+    logger = producer_config(Settings())["logger"]
+    assert logger.name == "kafka.librdkafka"
+    line = ("FAIL [rdkafka#producer-3] [thrd:127.0.0.1:27862/bootstrap]: 127.0.0.1:27862/"
+            "bootstrap: Connect to ipv4#127.0.0.1:27862 failed: Connection refused (after 0ms "
+            "in state CONNECT)")
+    assert is_connection_error(rec(line, logger.name))

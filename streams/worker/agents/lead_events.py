@@ -53,7 +53,7 @@ def register(app: faust.App, ctx: WorkerContext) -> BatchSink:
     async def deliver(fetched: Fetched) -> None:
         await channel.send(value=fetched)
 
-    return BatchSink(topics, deliver, hot.drain)
+    return BatchSink(topics, deliver, hot.drain, ordered=ctx.settings.input_topics)
 
 
 def settle_garbage_collector() -> None:
@@ -119,8 +119,7 @@ class HotPath:
             return  # fetched before a rebalance: the recovery sought these back
         assigned = app.consumer.assignment()
         if any(tp not in assigned for tp in fetched.by_tp):
-            fetched = Fetched(fetched.generation,
-                              {tp: r for tp, r in fetched.by_tp.items() if tp in assigned})
+            fetched = fetched.only(assigned)
         records = fetched.records()
         if not records:
             return
