@@ -26,9 +26,9 @@ from models.features import (
     FeatureConfig,
     _code,
     _window_bounds,
-    describe,
     features,
 )
+from models.reasons import latest_days, reasons_for
 from models.scoring import Scorer
 from models.state import CH, CHANNELS, DAY, DECAY_GROUPS, MISC, TS, LeadState
 
@@ -184,20 +184,27 @@ def _profile_row(state: LeadState, at: float, cfg: FeatureConfig) -> list[float]
     ]
 
 
-def top_factors(scorer: Scorer, X: np.ndarray, top_k: int = 3
+def top_factors(scorer: Scorer, X: np.ndarray, top_k: int = 3,
+                states: Sequence[LeadState] | None = None, ats: Sequence[float] | None = None
                 ) -> list[list[tuple[str, float, str]]]:
-    """``Scorer.explain`` for a batch, as (feature, points, sentence) per factor: the same
-    TreeSHAP points (one ``pred_contrib`` call), ordered per row by one stable argsort of the
-    whole matrix instead of one per row. Tested against ``Scorer.explain``."""
+    """``Scorer.explain`` for a batch, as (reason, points, sentence) per factor: the same
+    TreeSHAP points (one ``pred_contrib`` call), summed per reason by one matrix product and
+    ordered per row by one stable argsort of the whole matrix instead of one per row.
+    Tested against ``Scorer.explain``."""
     X = scorer._matrix(X)
     if len(X) == 0:
         return []
     pts, _ = scorer.points(X)
-    order = np.argsort(-np.abs(pts), axis=1, kind="stable")[:, :top_k]
-    names, specs = scorer.names, scorer.config.specs
+    rs = reasons_for(scorer.config)
+    gp = rs.points(pts)
+    order = np.argsort(-np.abs(gp), axis=1, kind="stable")[:, :top_k]
+    latest = None if states is None or ats is None else latest_days(states, ats).tolist()
+    rows = X.tolist()
+    names = rs.names
     out: list[list[tuple[str, float, str]]] = []
     for r, row in enumerate(order.tolist()):
-        p, x = pts[r], X[r]
-        out.append([(names[j], round(float(p[j]), 1), describe(specs[j], float(x[j])))
-                    for j in row if p[j] != 0.0])
+        p = gp[r].tolist()
+        shown = [g for g in row if p[g] != 0.0]
+        said = rs.sentences(shown, rows[r], None if latest is None else latest[r])
+        out.append([(names[g], round(p[g], 1), s) for g, s in zip(shown, said, strict=True)])
     return out

@@ -9,7 +9,9 @@ separately, because a score is only calibrated for the population it is read on:
 
 Each gets the quality targets (models/README.md, "Targets"), score bands with 95%
 intervals, the same split by lead age and by days since the last activity, tiers with
-intervals, gain/lift against the old rules score and, when the events come from a generator
+intervals, gain/lift against the old rules score, the business case (top-20% conversion
+against the old rules score, incremental revenue per 1,000 leads worked) and the sales
+cycle by tier (models/business.py) and, when the events come from a generator
 that knows them (`--truth`, by default FILE.truth.jsonl if it exists), the comparison with
 the true probabilities. `--newest F` keeps only the newest fraction F of snapshots.
 """
@@ -28,6 +30,8 @@ import orjson
 
 from models import artifact
 from models import truth as truth_mod
+from models.business import business_case, cycle_days, sales_cycle
+from models.business import summary_lines as business_lines
 from models.cli import module_main
 from models.errors import UsageError
 from models.metrics import check_targets, gain_curve, reliability, score_bands, summarise
@@ -67,12 +71,17 @@ def _strata(col: np.ndarray, p: np.ndarray, y: np.ndarray, truth: np.ndarray | N
     return out
 
 
-def _population(scorer: Scorer, p: np.ndarray, score: np.ndarray, X: np.ndarray,
-                y: np.ndarray, truth: np.ndarray | None, stages: list[str] | None,
+def _population(scorer: Scorer, p: np.ndarray, score: np.ndarray, snaps: Snapshots,
+                truth: np.ndarray | None, stages: list[str] | None,
                 ranking: bool) -> dict[str, Any]:
+    X, y = snaps.X, snaps.y
     yf = y.astype(np.float64)
     rules = rules_score(X, scorer.names)
     m = summarise(p, yf, score, rules, scorer.hot, scorer.warm, truth)
+    m["sales_cycle"] = sales_cycle(score, y, cycle_days(X, scorer.names, snaps.at,
+                                                        snaps.converted_at),
+                                   snaps.lead, scorer.hot, scorer.warm)
+    m["business_case"] = business_case(p, rules, y, snaps.value, snaps.currency, snaps.lead)
     names = scorer.names
     age = X[:, names.index("days_since_first_touch")].astype(np.float64)
     rec = X[:, names.index("days_since_last_activity")].astype(np.float64)
@@ -124,7 +133,7 @@ def evaluate_snapshots(scorer: Scorer, snaps: Snapshots, truth: np.ndarray | Non
         sel = snaps.kind == kind
         if not sel.any():
             continue
-        pm = _population(scorer, b.probability[sel], b.score[sel], snaps.X[sel], snaps.y[sel],
+        pm = _population(scorer, b.probability[sel], b.score[sel], snaps.take(sel),
                          None if truth is None else truth[sel],
                          None if stages is None else [s for s, k in zip(stages, sel,
                                                                          strict=True) if k],
@@ -238,6 +247,7 @@ def summary_text(m: dict[str, Any]) -> str:
         lines.append(f"top 20%: model {pm['top20_conversion_model']:.4f}, old rules "
                      f"{r:.4f} ({pm['top20_conversion_model'] / r:.2f}x)" if r else
                      f"top 20%: model {pm['top20_conversion_model']:.4f}")
+        lines += business_lines(pm)
         for tg in pm["targets"]:
             v = tg["value"]
             vs = "n/a" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
@@ -267,7 +277,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             truth_path=args.truth)
     if args.json:
         keys = ("rows", "auc", "pr_auc", "brier", "ece", "hot_cold_ratio",
-                "top20_conversion_model", "top20_conversion_rules", "truth")
+                "top20_conversion_model", "top20_conversion_rules", "truth",
+                "business_case", "sales_cycle")
         pops = {n: {k: v for k, v in pm.items() if k in keys or k == "targets"}
                 for n, pm in m["populations"].items()}
         print(orjson.dumps({"report": m["report"], "populations": pops}).decode())

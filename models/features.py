@@ -48,32 +48,12 @@ ENGAGED = tuple(CH[c] for c in ("page_view", "content_download", "form_submit", 
                                 "feature_used", "product_other"))
 INTENT = tuple(CH[c] for c in ("pricing_view", "competitor_view", "demo_request"))
 
-CHANNEL_PHRASE = {
-    "page_view": "Viewed {value:.0f} web pages",
-    "pricing_view": "Visited the pricing page {value:.0f} times",
-    "case_study": "Engaged with case studies {value:.0f} times",
-    "competitor_view": "Viewed competitor comparisons {value:.0f} times",
-    "docs_view": "Read the docs {value:.0f} times",
-    "content_download": "Downloaded {value:.0f} pieces of content",
-    "whitepaper_download": "Downloaded {value:.0f} whitepapers",
-    "form_submit": "Submitted {value:.0f} forms",
-    "demo_request": "Requested a demo {value:.0f} times",
-    "session": "Had {value:.0f} website sessions",
-    "site_search": "Searched the site {value:.0f} times",
-    "email_open": "Opened {value:.0f} emails",
-    "email_click": "Clicked {value:.0f} email links",
-    "email_reply": "Replied to {value:.0f} emails",
-    "login": "Logged in {value:.0f} times",
-    "feature_used": "Used product features {value:.0f} times",
-    "product_other": "Made {value:.0f} integration, invite or support actions",
-}
-
-
 @dataclass(frozen=True)
 class FeatureSpec:
+    """One model input. What a rep reads is not per feature: models/reasons.py groups the
+    features into reasons and writes their sentences from the lead's facts."""
+
     name: str
-    template: str  # str.format with `value` (number) and `label` (categorical label)
-    missing: str = ""  # sentence when the value is NaN
     categories: tuple[str, ...] = ()  # non-empty: categorical/ordinal code -> label
 
 
@@ -121,87 +101,82 @@ class FeatureConfig:
         )
 
 
-def _win(w: int) -> str:
-    return " in the last day" if w == 1 else f" in {w} days"
-
-
 def _build_specs(cfg: FeatureConfig) -> list[FeatureSpec]:
-    sp: list[FeatureSpec] = []
-    for w in cfg.windows_days:
-        for c in CHANNELS:
-            sp.append(FeatureSpec(f"{c}_{w}d", CHANNEL_PHRASE[c] + _win(w)))
-    for c in CHANNELS:
-        sp.append(FeatureSpec(f"{c}_total", CHANNEL_PHRASE[c] + " in total"))
-    for g, _ in DECAY_GROUPS:
-        for h in cfg.half_lives_days:
-            sp.append(FeatureSpec(f"decayed_{g}_h{h:g}d",
-                                  f"Recent {g} engagement of {{value:.1f}} (half-life {h:g} days)"))
+    sp = [FeatureSpec(f"{c}_{w}d") for w in cfg.windows_days for c in CHANNELS]
+    sp += [FeatureSpec(f"{c}_total") for c in CHANNELS]
+    sp += [FeatureSpec(f"decayed_{g}_h{h:g}d") for g, _ in DECAY_GROUPS
+           for h in cfg.half_lives_days]
+    sp += [FeatureSpec(n) for n in (
+        "days_since_last_pricing", "days_since_last_email_click", "days_since_last_login",
+        "days_since_last_demo_request", "days_since_last_activity", "days_since_first_touch",
+        "activity_this_week", "activity_prior_3_weeks", "velocity", "intent_velocity",
+        "sequence_stage", "days_first_touch_to_demo", "days_signup_to_first_integration",
+        "days_signup_to_first_pricing", "days_since_signup", "days_since_trial_started",
+        "emails_delivered", "email_open_rate", "email_click_rate", "email_click_to_open",
+        "email_hard_bounces", "email_unsubscribed", "distinct_features",
+        "distinct_integrations", "teammates_invited", "support_tickets",
+        "avg_session_minutes", "days_since_lost", "pricing_share", "pages_per_session",
+        "engaged_per_week", "employee_count")]
     sp += [
-        FeatureSpec("days_since_last_pricing", "Last visited pricing {value:.0f} days ago",
-                    "Never visited the pricing page"),
-        FeatureSpec("days_since_last_email_click", "Last clicked an email {value:.0f} days ago",
-                    "Never clicked an email"),
-        FeatureSpec("days_since_last_login", "Last logged in {value:.0f} days ago",
-                    "Never logged in"),
-        FeatureSpec("days_since_last_demo_request", "Requested a demo {value:.0f} days ago",
-                    "Never requested a demo"),
-        FeatureSpec("days_since_last_activity", "Last active {value:.0f} days ago"),
-        FeatureSpec("days_since_first_touch", "First seen {value:.0f} days ago"),
-        FeatureSpec("activity_this_week", "{value:.0f} engaged actions in the last 7 days"),
-        FeatureSpec("activity_prior_3_weeks", "{value:.0f} engaged actions in the 3 weeks before"),
-        FeatureSpec("velocity", "Activity this week at {value:.1f}x the prior 3 weeks' pace"),
-        FeatureSpec("intent_velocity",
-                    "Pricing/competitor/demo activity at {value:.1f}x the prior 3 weeks' pace"),
-        FeatureSpec("sequence_stage",
-                    "Reached step {value:.0f} of 3 on case study -> pricing -> demo request"),
-        FeatureSpec("days_first_touch_to_demo",
-                    "Requested a demo {value:.0f} days after first touch",
-                    "Has not requested a demo"),
-        FeatureSpec("days_signup_to_first_integration",
-                    "Connected an integration {value:.0f} days after signup",
-                    "No integration connected after signup"),
-        FeatureSpec("days_signup_to_first_pricing",
-                    "First pricing visit {value:.0f} days after signup",
-                    "No signup and pricing visit to compare"),
-        FeatureSpec("days_since_signup", "Signed up {value:.0f} days ago", "Has not signed up"),
-        FeatureSpec("days_since_trial_started", "Started a trial {value:.0f} days ago",
-                    "Has not started a trial"),
-        FeatureSpec("emails_delivered", "Received {value:.0f} emails"),
-        FeatureSpec("email_open_rate", "Opened {value:.0%} of delivered emails",
-                    "No emails delivered yet"),
-        FeatureSpec("email_click_rate", "Clicked in {value:.0%} of delivered emails",
-                    "No emails delivered yet"),
-        FeatureSpec("email_click_to_open", "Clicked in {value:.0%} of opened emails",
-                    "No emails opened yet"),
-        FeatureSpec("email_hard_bounces", "{value:.0f} hard email bounces"),
-        FeatureSpec("email_unsubscribed", "Unsubscribed from email {value:.0f} times"),
-        FeatureSpec("distinct_features", "Used {value:.0f} distinct product features"),
-        FeatureSpec("distinct_integrations", "Connected {value:.0f} distinct integrations"),
-        FeatureSpec("teammates_invited", "Invited {value:.0f} teammates"),
-        FeatureSpec("support_tickets", "Opened {value:.0f} support tickets"),
-        FeatureSpec("avg_session_minutes", "Average website session of {value:.1f} minutes",
-                    "No completed website sessions"),
-        FeatureSpec("days_since_lost", "A deal was lost {value:.0f} days ago", "No lost deal"),
-        FeatureSpec("pricing_share", "Pricing was {value:.0%} of page views",
-                    "No page views yet"),
-        FeatureSpec("pages_per_session", "Viewed {value:.1f} pages per website session",
-                    "No website sessions yet"),
-        FeatureSpec("engaged_per_week", "{value:.1f} engaged actions per week since first seen"),
-        FeatureSpec("employee_count", "Company has {value:,.0f} employees",
-                    "Company size unknown"),
-        FeatureSpec("revenue_band", "Company revenue {label}", "Company revenue unknown",
-                    ("?",) + REVENUE_BANDS),
-        FeatureSpec("seniority", "Seniority: {label}", "Seniority unknown", ("?",) + SENIORITY),
-        FeatureSpec("department", "Department: {label}", "Department unknown", DEPARTMENTS),
-        FeatureSpec("industry", "Industry: {label}", "Industry unknown",
-                    cfg.industries + ("other",)),
-        FeatureSpec("country", "Country: {label}", "Country unknown", cfg.countries + ("other",)),
-        FeatureSpec("funding_round", "Latest funding round: {label}", "No funding on record",
-                    ("?",) + FUNDING_ROUNDS + ("other",)),
-        FeatureSpec("days_since_funding", "Raised funding {value:.0f} days ago",
-                    "No funding date on record"),
+        FeatureSpec("revenue_band", ("?",) + REVENUE_BANDS),
+        FeatureSpec("seniority", ("?",) + SENIORITY),
+        FeatureSpec("department", DEPARTMENTS),
+        FeatureSpec("industry", cfg.industries + ("other",)),
+        FeatureSpec("country", cfg.countries + ("other",)),
+        FeatureSpec("funding_round", ("?",) + FUNDING_ROUNDS + ("other",)),
+        FeatureSpec("days_since_funding"),
     ]
     return sp
+
+
+# Which reason (models/reasons.py: what a rep reads) each feature belongs to: the features
+# that say the same thing about a lead share one, whatever their window or form.
+
+CHANNEL_REASON = {
+    "pricing_view": "intent", "competitor_view": "intent", "demo_request": "intent",
+    "page_view": "website", "session": "website", "site_search": "website",
+    "form_submit": "website",
+    "case_study": "content", "docs_view": "content", "content_download": "content",
+    "whitepaper_download": "content",
+    "email_open": "email", "email_click": "email", "email_reply": "email",
+    "login": "product", "feature_used": "product", "product_other": "product",
+}
+DECAY_REASON = {"web": "website", "intent": "intent", "email": "email", "product": "product"}
+OTHER_REASON = {
+    "days_since_last_pricing": "intent", "days_since_last_demo_request": "intent",
+    "intent_velocity": "intent", "sequence_stage": "intent",
+    "days_first_touch_to_demo": "intent", "days_signup_to_first_pricing": "intent",
+    "pricing_share": "intent",
+    "avg_session_minutes": "website", "pages_per_session": "website",
+    "days_since_last_email_click": "email", "emails_delivered": "email",
+    "email_open_rate": "email", "email_click_rate": "email", "email_click_to_open": "email",
+    "email_hard_bounces": "email", "email_unsubscribed": "email",
+    "days_since_last_login": "product", "distinct_features": "product",
+    "distinct_integrations": "product", "teammates_invited": "product",
+    "support_tickets": "product", "days_signup_to_first_integration": "product",
+    "days_since_signup": "trial", "days_since_trial_started": "trial",
+    "days_since_last_activity": "activity", "activity_this_week": "activity",
+    "activity_prior_3_weeks": "activity", "velocity": "activity",
+    "engaged_per_week": "activity",
+    "days_since_first_touch": "lead_age",
+    "days_since_lost": "lost_deal",
+    "employee_count": "company_size", "revenue_band": "company_size",
+    "seniority": "role", "department": "role",
+    "industry": "industry", "country": "country",
+    "funding_round": "funding", "days_since_funding": "funding",
+}
+
+
+def reason_of(feature: str) -> str:
+    """The reason a feature belongs to (KeyError for a feature no reason claims)."""
+    if feature in OTHER_REASON:
+        return OTHER_REASON[feature]
+    if feature.startswith("decayed_"):
+        return DECAY_REASON[feature.split("_")[1]]
+    channel = feature.rsplit("_", 1)[0]
+    if channel in CHANNEL_REASON:
+        return CHANNEL_REASON[channel]
+    raise KeyError(f"feature {feature!r} belongs to no reason (models/reasons.py)")
 
 
 CATEGORICAL = ("department", "industry", "country")  # unordered codes -> LightGBM categorical
@@ -352,28 +327,13 @@ def features(state: LeadState, at: float, config: FeatureConfig | None = None) -
 DEFAULT_FEATURE_CONFIG = FeatureConfig()
 
 
-def describe(spec: FeatureSpec, value: float) -> str:
-    """The sentence for one feature value ("Visited the pricing page 3 times in 7 days")."""
-    if value != value:
-        return spec.missing or f"{spec.name} unknown"
-    label = ""
-    if spec.categories:
-        i = int(value)
-        label = spec.categories[i] if 0 <= i < len(spec.categories) else "other"
-        label = label.replace("_", " ")
-    try:
-        return spec.template.format(value=value, label=label)
-    except (ValueError, KeyError, IndexError):
-        return f"{spec.name} = {value:g}"
-
-
 def manifest(config: FeatureConfig) -> dict[str, Any]:
-    """JSON-able manifest: feature names in order, sentence templates, categorical columns."""
+    """JSON-able manifest: feature names in order, the reason each belongs to (what a rep
+    reads, models/reasons.py), category labels, categorical columns."""
     return {
         "config": config.to_dict(),
         "features": [
-            {"name": s.name, "template": s.template, "missing": s.missing,
-             "categories": list(s.categories)}
+            {"name": s.name, "reason": reason_of(s.name), "categories": list(s.categories)}
             for s in config.specs
         ],
         "categorical": [n for n in CATEGORICAL if n in config.names],

@@ -7,8 +7,9 @@ Per population (scored at significant events / at uniform times): the issue-12 t
 reliability diagram by 10-point score band with the row count and 95% interval of every
 band (and the band's mean true probability when the data has one), the same diagram split by
 lead age and by days since the last activity, gain and lift against the old rules score,
-tier conversion with intervals, the score distribution, and the comparison with the true
-probabilities (overall, per equal-mass bin and per hidden stage) when they are known.
+tier conversion with intervals, the business case against the old rules score and the
+sales cycle by tier (models/business.py), the score distribution, and the comparison with
+the true probabilities (overall, per equal-mass bin and per hidden stage) when they are known.
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ def _population(name: str, pm: dict[str, Any], hot: int, warm: int) -> str:
         ("band", "rows", "mean predicted", "observed", "95% interval", "mean true p"),
         [(b["band"], b["rows"], b["predicted"], b["observed"], _ci(b["ci"]), b["truth"])
          for b in bands]))
+    parts.append(_business(pm))
     t = pm["tiers"]
     parts.append(f"<h3>Tiers</h3><p>Hot: score &ge; {hot}, Warm: &ge; {warm}, Cold: below. "
                  "Scores are calibrated probabilities x 100.</p>" + _table(
@@ -270,6 +272,54 @@ def _population(name: str, pm: dict[str, Any], hot: int, warm: int) -> str:
                 [(s["stage"], s["rows"], s["predicted"], s["truth"], s["observed"])
                  for s in tr["by_hidden_stage"]]))
     return "\n".join(parts)
+
+
+def _iv(fig: dict[str, Any] | None, fmt: str = "{:.4f}") -> str:
+    """A figure with its 95% interval, as text."""
+    if not fig or fig.get("value") is None:
+        return "n/a"
+    ci = fig.get("ci")
+    return fmt.format(fig["value"]) + (
+        f" [{fmt.format(ci[0])}, {fmt.format(ci[1])}]" if ci else "")
+
+
+def _business(pm: dict[str, Any]) -> str:
+    """Sales-cycle length by tier and the business case against the old rules score
+    (models/business.py)."""
+    out = []
+    bc = pm.get("business_case")
+    if bc and bc.get("rows"):
+        d = bc["deal_value"]
+        cur = f" {d['currency']}" if d.get("currency") else ""
+        frac = f"{bc['fraction']:.0%}"
+        out.append(
+            f"<h3>Business case: the top {frac}, model against the old rules score</h3>"
+            f"<p>Conversion within the label window among the top {frac} of rows by each "
+            "score; what the difference is worth per 1,000 leads worked from the list. 95% "
+            f"intervals from a bootstrap over the {bc['leads']:,} leads (rows of one lead "
+            "resampled together).</p>" + _table(("figure", "value [95% interval]"), [
+                (f"Top-{frac} conversion, model", _iv(bc["model"])),
+                (f"Top-{frac} conversion, old rules score", _iv(bc["rules"])),
+                ("Model / old rules", _iv(bc["lift"], "{:.2f}x")),
+                ("Extra conversions per 1,000 leads worked", _iv(bc["extra_per_1000"],
+                                                                "{:+,.1f}")),
+                (f"Mean deal value ({d['converted_rows']:,} converted rows{cur})",
+                 _iv(d, "{:,.0f}")),
+                ("Incremental revenue per 1,000 leads worked",
+                 _iv(bc["revenue_per_1000"], "{:+,.0f}") + cur)]))
+    sc = pm.get("sales_cycle")
+    if sc:
+        out.append("<h3>Sales cycle by tier</h3><p>Rows that converted within the label "
+                   "window, by the tier of their score: days from the lead's first touch to "
+                   "its conversion.</p>" + _table(
+                       ("tier", "conversions", "mean days [95% interval]", "median",
+                        "quartiles"),
+                       [(t, sc[t]["conversions"], _iv(sc[t]["mean_days"], "{:.1f}"),
+                         None if sc[t]["median_days"] is None
+                         else f"{sc[t]['median_days']:.0f}",
+                         "{:.0f}-{:.0f}".format(*sc[t]["quartiles"]) if sc[t]["quartiles"]
+                         else None) for t in ("hot", "warm", "cold")]))
+    return "\n".join(out)
 
 
 def _alerts(a: dict[str, Any]) -> str:

@@ -12,6 +12,10 @@ of the raw score) over the features in proportion to their contributions:
 
 so the points sum exactly to (unrounded score - base score) and keep each contribution's
 sign and relative size. When r == b the local slope of g at b is used instead.
+
+A rep sees reasons, not features: :mod:`models.reasons` groups the features that say the
+same thing (every pricing/competitor/demo feature is one reason), sums their points, picks
+the top reasons by those sums and writes each one's sentence from the lead's facts.
 """
 
 from __future__ import annotations
@@ -24,16 +28,16 @@ import lightgbm as lgb
 import numpy as np
 
 from models.calibration import Calibrator
-from models.features import FeatureConfig, describe, features
+from models.features import FeatureConfig, features
+from models.reasons import latest_days, reasons_for
 from models.state import LeadState
 
 
 @dataclass(frozen=True)
 class Factor:
-    feature: str
-    points: float  # signed contribution on the 0-100 scale
+    feature: str  # the reason's name (models.reasons.REASONS), e.g. "intent"
+    points: float  # signed contribution on the 0-100 scale, the sum of its features'
     sentence: str
-    value: float
 
 
 @dataclass
@@ -131,15 +135,23 @@ class Scorer:
         ratio = np.where(safe, (s_raw - s_base) / np.where(safe, d, 1.0), slope)
         return c * ratio[:, None], s_base
 
-    def explain(self, X: np.ndarray, top_k: int = 3) -> list[list[Factor]]:
-        """Top factors per row by absolute points, with their sentences."""
+    def explain(self, X: np.ndarray, top_k: int = 3,
+                states: Sequence[LeadState] | None = None,
+                ats: Sequence[float] | None = None) -> list[list[Factor]]:
+        """Top reasons per row by absolute points (a reason's points: the sum of its
+        features'), with their sentences. ``states``/``ats`` (the rows' lead states and
+        times) let the sentences say when the latest action was; without them they say
+        only how many in the widest window."""
         X = self._matrix(X)
         pts, _ = self.points(X)
+        rs = reasons_for(self.config)
+        latest = None if states is None or ats is None else latest_days(states, ats)
         out: list[list[Factor]] = []
-        specs = self.config.specs
         for r in range(len(X)):
-            order = np.argsort(-np.abs(pts[r]), kind="stable")[:top_k]
-            out.append([Factor(self.names[j], round(float(pts[r, j]), 1),
-                               describe(specs[j], float(X[r, j])), float(X[r, j]))
-                        for j in order if pts[r, j] != 0.0])
+            gp = rs.points(pts[r:r + 1])[0]
+            order = np.argsort(-np.abs(gp), kind="stable")[:top_k]
+            row = X[r].tolist()
+            lr = None if latest is None else latest[r].tolist()
+            out.append([Factor(rs.names[g], round(float(gp[g]), 1), rs.sentence(g, row, lr))
+                        for g in order if gp[g] != 0.0])
         return out

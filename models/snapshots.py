@@ -192,12 +192,14 @@ class Snapshots:
     lead: np.ndarray  # index into `lead_ids`
     lead_ids: list[str]
     kind: np.ndarray  # int8: UNIFORM or EVENT
+    converted_at: np.ndarray  # time of that conversion (epoch seconds; NaN if none)
 
     def take(self, mask: np.ndarray) -> Snapshots:
         """The rows where `mask` is true (lead ids shared)."""
         return Snapshots(self.X[mask], self.y[mask], self.value[mask],
                          [c for c, m in zip(self.currency, mask, strict=True) if m],
-                         self.at[mask], self.lead[mask], self.lead_ids, self.kind[mask])
+                         self.at[mask], self.lead[mask], self.lead_ids, self.kind[mask],
+                         self.converted_at[mask])
 
 
 def _phase(lead_id: str, every: float) -> float:
@@ -259,6 +261,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
     ats: list[float] = []
     leads: list[int] = []
     kinds: list[int] = []
+    convs: list[float] = []
     lead_ids = sorted(log.leads)
     bar = Progress()
     for li, lead_id in enumerate(lead_ids):
@@ -309,6 +312,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
                 ys.append(y)
                 vals.append(conv_v if y else math.nan)
                 curs.append(conv_c if y else None)
+                convs.append(conv_t if y else math.nan)
                 ats.append(s_t)
                 leads.append(li)
                 kinds.append(kind)
@@ -318,7 +322,7 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
     X = np.array(rows, dtype=np.float32) if rows else np.zeros((0, n_feat), np.float32)
     return Snapshots(X, np.array(ys, dtype=np.int8), np.array(vals, dtype=np.float64), curs,
                      np.array(ats, dtype=np.float64), np.array(leads, dtype=np.int64), lead_ids,
-                     np.array(kinds, dtype=np.int8))
+                     np.array(kinds, dtype=np.int8), np.array(convs, dtype=np.float64))
 
 
 def iter_lead_states(log: EventLog, fcfg: FeatureConfig, at: float

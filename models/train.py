@@ -345,7 +345,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     keys = ("rows", "auc", "brier", "ece", "hot_cold_ratio", "top20_conversion_model",
             "top20_conversion_rules")
     pops = {n: {**{k: pm.get(k) for k in keys},
-                "targets_met": f"{sum(t['met'] for t in pm['targets'])}/{len(pm['targets'])}"}
+                "targets_met": f"{sum(t['met'] for t in pm['targets'])}/{len(pm['targets'])}",
+                "business_case": {k: pm.get("business_case", {}).get(k, {}).get("value")
+                                  for k in ("lift", "extra_per_1000", "revenue_per_1000")}}
             for n, pm in metrics["populations"].items()}
     print(orjson.dumps({"artifact": str(folder), "calibration": metrics["calibration"].get(
         "method"), "test": pops, "report": str(folder / "report.html")}).decode())

@@ -81,11 +81,16 @@ class Factor(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    feature: Name
+    feature: Name = Field(
+        description='The reason\'s name ("intent", "activity", "product", ...: the list is in '
+        "the README); a reason groups the model's features that say the same thing. Before "
+        "reasons it was one feature's name.")
     points: StrictFloat = Field(
-        description="Signed contribution on the 0-100 score scale (+12.5 raises the score).")
+        description="Signed contribution on the 0-100 score scale (+12.5 raises the score): "
+        "the sum of the reason's features' contributions.")
     sentence: Annotated[Text, Field(min_length=1, max_length=300)] = Field(
-        description='Human explanation, e.g. "Viewed the pricing page 3 times this week".')
+        description='What the lead did or is, in words, e.g. "Viewed pricing 4 times and a '
+        'competitor comparison once in the last 30 days, the latest today".')
 
 
 class ScoreChange(OutputMessage):

@@ -54,7 +54,8 @@ def run_from_args(args: argparse.Namespace) -> int:
                            alert_week=None if args.no_alerts else alert_week(args.reps))
     if args.json:
         keys = ("rows", "auc", "pr_auc", "brier", "ece", "hot_cold_ratio",
-                "top20_conversion_model", "top20_conversion_rules", "truth", "targets")
+                "top20_conversion_model", "top20_conversion_rules", "truth", "targets",
+                "business_case", "sales_cycle")
         pops = {n: {k: v for k, v in pm.items() if k in keys}
                 for n, pm in m["populations"].items()}
         print(orjson.dumps({"report": m["report"], "populations": pops,

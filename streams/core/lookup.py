@@ -47,7 +47,8 @@ def lead_score(proc: Processor, lead_id: str, raw: bytes) -> LeadScore:
         score, prob = rec.score, rec.probability
     tier = proc.policy.alerts.tier(score)
     factors = [Factor(feature=f.feature, points=float(f.points), sentence=f.sentence)
-               for f in scorer.explain(X, top_k=proc.policy.top_k)[0]]
+               for f in scorer.explain(X, top_k=proc.policy.top_k, states=[rec.state],
+                                       ats=[at])[0]]
     trend_ = trend(rec.alert.history, score, at)
     return LeadScore(
         lead_id=lead_id, score=score, probability=prob, tier=tier,

@@ -529,8 +529,11 @@ class _Batch:
         if self.p.challenger is not None:
             self._shadow(rows, X, probs)
         if emit:
-            # Explanations only for the changes sent, in one call for the batch.
-            explained = top_factors(scorer, X[emit], top_k=pol.top_k)
+            # Explanations only for the changes sent, in one call for the batch; the states
+            # let the sentences say when each reason's latest action was.
+            explained = top_factors(scorer, X[emit], top_k=pol.top_k,
+                                    states=[rows[j].rec.state for j in emit],
+                                    ats=[rows[j].at for j in emit])
             for j, fs in zip(emit, explained, strict=True):
                 self._change(rows[j], fs, trends[j])
 

@@ -144,7 +144,8 @@ def test_lookup_answers_the_stored_score_with_factors(scorer):
     answer = lead_score(proc, "L1", tables.leads["L:L1"])
     assert (answer.lead_id, answer.score, answer.probability, answer.tier) == (
         "L1", change.score, change.probability, change.tier)
-    assert [f.feature for f in answer.top_factors] == [f.feature for f in change.top_factors]
+    # The lookup explains the stored score as the worker did: same reasons, points, words.
+    assert answer.top_factors == change.top_factors
     assert answer.updated_at == change.event_time
     assert answer.model_version == scorer.version and answer.recommended_action
 

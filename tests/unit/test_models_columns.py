@@ -77,9 +77,17 @@ def test_every_batch_size_around_the_switch_to_columns(
 def test_top_factors_equal_scorer_explain(leads: list[tuple[LeadState, float]],
                                           small_model: Path) -> None:
     scorer = load(small_model)
-    X = feature_rows([s for s, _ in leads], [at for _, at in leads], scorer.config)
+    states, ats = [s for s, _ in leads], [at for _, at in leads]
+    X = feature_rows(states, ats, scorer.config)
     for k in (1, 3, 10):
         want = [[(f.feature, f.points, f.sentence) for f in row]
-                for row in scorer.explain(X, top_k=k)]
-        assert top_factors(scorer, X, top_k=k) == want
+                for row in scorer.explain(X, top_k=k, states=states, ats=ats)]
+        assert top_factors(scorer, X, top_k=k, states=states, ats=ats) == want
+    # Without the states the sentences cannot say when the latest action was; the same.
+    want = [[(f.feature, f.points, f.sentence) for f in row] for row in scorer.explain(X)]
+    assert top_factors(scorer, X) == want
+    # A row's reasons do not depend on the batch it is in.
+    one = [top_factors(scorer, X[i:i + 1], states=states[i:i + 1], ats=ats[i:i + 1])[0]
+           for i in range(0, len(X), 37)]
+    assert one == top_factors(scorer, X, states=states, ats=ats)[::37]
     assert top_factors(scorer, X[:0]) == []

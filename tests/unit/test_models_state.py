@@ -8,7 +8,7 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 
-from models.features import DEFAULT_FEATURE_CONFIG, describe, features, manifest
+from models.features import DEFAULT_FEATURE_CONFIG, features, manifest
 from models.state import (
     LeadState,
     StateConfig,
@@ -126,13 +126,12 @@ def test_merge_is_idempotent_and_adds_anonymous_activity() -> None:
     assert state_to_bytes(lead) == state_to_bytes(fold_all(history()))  # inputs untouched
 
 
-def test_features_match_manifest_and_read_as_sentences() -> None:
+def test_features_match_manifest_and_every_feature_has_a_reason() -> None:
     cfg = DEFAULT_FEATURE_CONFIG
     x = features(fold_all(history()), AT)
     man = manifest(cfg)
     assert len(x) == len(man["features"]) == len(cfg.names)
     assert len(set(cfg.names)) == len(cfg.names)
-    i = cfg.names.index("pricing_view_7d")
-    assert describe(cfg.specs[i], 3.0) == "Visited the pricing page 3 times in 7 days"
-    j = cfg.names.index("days_since_last_login")
-    assert describe(cfg.specs[j], float("nan")) == "Never logged in"
+    reason = {f["name"]: f["reason"] for f in man["features"]}
+    assert reason["pricing_view_7d"] == reason["decayed_intent_h7d"] == "intent"
+    assert reason["days_since_last_login"] == "product"

@@ -71,6 +71,10 @@ def test_significant_event_yields_one_contract_valid_score_change(scorer):
     assert change.model_version == scorer.version
     assert 0 <= change.score <= 100 and change.score == round(100 * change.probability)
     assert change.top_factors and all(f.sentence for f in change.top_factors)
+    # Reasons, each a different thing, in words: the pricing view is what the lead did.
+    assert len({f.feature for f in change.top_factors}) == len(change.top_factors)
+    assert ("intent", "Viewed pricing once in the last 30 days, the latest today") in [
+        (f.feature, f.sentence) for f in change.top_factors]
     assert result.outputs == [out]
 
 
