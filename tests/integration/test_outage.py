@@ -67,6 +67,9 @@ def test_broker_down_15_s_under_load_loses_nothing_needs_no_restart_and_logs_a_f
         proc, replay_scores = replay_final(history, s.settings, small_model)
         kafka_scores, _ = wait_for_parity(s, proc, replay_scores, timeout=180)
         assert worker.poll() is None and worker.pid == pid, "the worker exited"
+        # "Back" is logged once the clients have been quiet for a few seconds after the probe
+        # reached a broker again; the clients' reconnect backoff can outlast a quick catch-up.
+        poll(lambda: "Kafka reachable again" in log.read_text(), 60, "the back-again line")
         during = log.read_text().splitlines()[before:]
     assert_parity(kafka_scores, replay_scores)
     text = "\n".join(during)

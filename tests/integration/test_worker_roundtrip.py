@@ -37,11 +37,13 @@ def test_events_are_scored_and_bad_records_dead_lettered(kafka, topic_prefix, tm
     bad = [b"\xff\xfe not json", b'{"type": "page_view"}', b"[]"]
     for raw in bad:
         producer.produce(names["website"], key=b"lead-0", value=raw)
-    # rep feedback is an input like the others: a bad verdict is dead-lettered
-    bad_feedback = _event("rep_feedback", "lead-0", 200, rep_id="ana", verdict="maybe")
+    # rep feedback is an input like the others: a bad verdict is dead-lettered (both sent
+    # 30 minutes ago: minute 200 would be 20 minutes ahead, past the 5-minute future skew, and
+    # both would be dead-lettered for that, whatever their verdict)
+    bad_feedback = _event("rep_feedback", "lead-0", 150, rep_id="ana", verdict="maybe")
     producer.produce(names["feedback"], key=b"lead-0", value=bad_feedback)
     producer.produce(names["feedback"], key=b"lead-1", value=_event(
-        "rep_feedback", "lead-1", 201, rep_id="ana", verdict="good_fit"))
+        "rep_feedback", "lead-1", 151, rep_id="ana", verdict="good_fit"))
     assert producer.flush(30) == 0
 
     with worker_process(env, tmp_path) as proc:
