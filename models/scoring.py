@@ -35,7 +35,7 @@ from models.state import LeadState
 from models.treeshap import explainer
 
 # Below this many rows LightGBM's own pred_contrib is as cheap as the tables (whose numpy calls
-# have a fixed cost per batch: `python -m models.treeshap` prints both per batch size).
+# have a fixed cost per batch: `python -m models.bench` prints both per batch size).
 TABLE_MIN_ROWS = 4
 
 
