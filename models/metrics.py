@@ -17,7 +17,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 TIER_NAMES = ("hot", "warm", "cold")
 Z95 = 1.959963984540054
@@ -141,6 +140,9 @@ def gain_curve(score: np.ndarray, y: np.ndarray, points: int = 50) -> list[tuple
 def summarise(p: np.ndarray, y: np.ndarray, score: np.ndarray, rules: np.ndarray,
               hot: int = 80, warm: int = 50, truth: np.ndarray | None = None
               ) -> dict[str, Any]:
+    # Here, not at the top: the worker imports this module, and scikit-learn is ~75 MiB.
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     y = y.astype(np.float64)
     both = len(np.unique(y)) == 2
     tier = tiers(score, hot, warm)
