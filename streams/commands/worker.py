@@ -52,9 +52,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     wait_for_brokers(s)
     # Faust creates only the last level of its data directory.
     s.state_dir.mkdir(parents=True, exist_ok=True)
+    # The model topic's champion into the registry before the first batch: a new worker (an
+    # empty folder) gets the group's model, a restarted one the champion promoted meanwhile.
+    from streams.worker import modeltopic
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
+    from streams.worker.timers.modelwatch import mirror
 
+    modeltopic.ensure_topic(s)
+    mirror(context, modeltopic.read(s).get)
     # Load the model now: a missing or incompatible artifact is a one-line error at start,
     # not an agent crash-looping inside a running worker.
     context.processor()
