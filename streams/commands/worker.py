@@ -15,6 +15,8 @@ import ctypes
 import os
 import sys
 
+from models.errors import UsageError
+from models.registry import artifacts, is_artifact
 from streams.commands.args import port
 from streams.kafkaconfig import (
     KafkaUnavailable,
@@ -61,6 +63,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     modeltopic.ensure_topic(s)
     mirror(context, modeltopic.read(s).get)
+    if not is_artifact(s.model_dir) and not artifacts(s.model_dir):
+        raise UsageError(f"no model: {s.model_dir} (LEADSCORE_MODEL_DIR) holds no artifact and "
+                         f"the model topic {s.topic_models} names no champion; publish one "
+                         "with leadscore promote --publish DIR")
     # Load the model now: a missing or incompatible artifact is a one-line error at start,
     # not an agent crash-looping inside a running worker.
     context.processor()

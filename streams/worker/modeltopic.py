@@ -20,6 +20,16 @@ from streams.kafkaconfig import client_config, redact
 from streams.settings import Settings
 
 
+def _not_ready() -> frozenset[int]:
+    from confluent_kafka import KafkaError
+
+    return frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                      KafkaError.UNKNOWN_TOPIC_OR_PART})
+
+
+_NOT_READY = _not_ready()
+
+
 def ensure_topic(s: Settings) -> None:
     """Create the model topic when it is missing: compacted, one partition (the order of
     chunks, summary and pointer is the order a reader sees), the configured replication."""
@@ -42,15 +52,22 @@ def read(s: Settings, timeout: float = 60.0) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     try:
         tp = TopicPartition(s.topic_models, 0)
-        try:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
-        except KafkaException as exc:
-            raise UsageError(redact(f"cannot read the model topic {s.topic_models}: "
-                                    f"{exc.args[0].str()}", s)) from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+                break
+            except KafkaException as exc:
+                # A topic just created may have no leader yet ("Not leader for partition").
+                err = exc.args[0]
+                if not (err.retriable() or err.code() in _NOT_READY) \
+                        or time.monotonic() > deadline:
+                    raise UsageError(redact(f"cannot read the model topic {s.topic_models}: "
+                                            f"{err.str()}", s)) from None
+                time.sleep(0.2)
         if high <= low:
             return out
         consumer.assign([TopicPartition(s.topic_models, 0, OFFSET_BEGINNING)])
-        deadline = time.monotonic() + timeout
         last = -1
         while last < high - 1:
             if time.monotonic() > deadline:
