@@ -240,12 +240,13 @@ Population = list[tuple[str | None, float, Routed]]
 SHIFTED_PAGES = frozenset({"blog", "docs", "home", "careers", "other"})
 
 
-def drifted(line: bytes) -> bytes:
-    """``--drift``: behaviour shifts as after a site redesign that routes visitors through the
-    pricing page: half the blog, docs, home, careers and other page views (picked by event
-    id) become pricing views, while who converts does not change. The pricing features move
-    (feature drift), scores rise for leads no likelier to buy (calibration drift): what the
-    dashboard's drift and quality panels, and leadscore drift, are there to show."""
+def drifted(line: bytes, every: bool = False) -> bytes:
+    """Behaviour shifted as after a site redesign that routes visitors through the pricing
+    page: half the blog, docs, home, careers and other page views (picked by event id; with
+    ``every``, all of them) become pricing views, while who converts does not change. The
+    pricing features move (feature drift), scores rise for leads no likelier to buy
+    (calibration drift): what the dashboard's drift and quality panels, and leadscore drift,
+    are there to show. ``leadscore demo --drift`` sends :func:`drift_population`."""
     try:
         d = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -255,7 +256,7 @@ def drifted(line: bytes) -> bytes:
     props = d.get("properties")
     if not isinstance(props, dict) or props.get("page_category") not in SHIFTED_PAGES:
         return line
-    if hashlib.sha1(str(d.get("event_id")).encode()).digest()[0] & 1:
+    if not every and hashlib.sha1(str(d.get("event_id")).encode()).digest()[0] & 1:
         return line
     site = urlsplit(str(props.get("url", ""))).netloc or "example.com"
     props.update(page_category="pricing", path="/pricing", url=f"https://{site}/pricing")
@@ -263,8 +264,9 @@ def drifted(line: bytes) -> bytes:
 
 
 def drift_population(lines: list[bytes]) -> list[bytes]:
-    """:func:`drifted` applied to the page views a known lead makes on a later day than its
-    first significant event, the rest as they are.
+    """``--drift``: every blog, docs, home, careers and other page view a known lead makes
+    on a later day than its first significant event becomes a pricing view (:func:`drifted`);
+    the rest as it is.
 
     WHY not every view: a lead's first score comes with its first significant event; shifting
     an earlier view (say a blog view into a pricing view) scores leads sooner, so more of
@@ -297,7 +299,7 @@ def drift_population(lines: list[bytes]) -> list[bytes]:
         lead = d.get("lead_id") if d is not None else None
         if d is not None and isinstance(lead, str) and lead in first \
                 and str(d.get("occurred_at", ""))[:10] > first[lead]:
-            line = drifted(line)
+            line = drifted(line, every=True)
         out.append(line)
     return out
 
@@ -594,10 +596,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                    f"{LIVE_DAYS} days, sent in event-time order; when one is used up a fresh "
                    "one follows (default: 2000, about 26,000 events)")
     p.add_argument("--drift", action="store_true",
-                   help="after a first population as simulated, shift the behaviour (half the "
-                   "non-pricing page views become pricing views; who converts does not "
-                   "change): the drift and calibration figures move within the run, then "
-                   "retrain")
+                   help="after a first population as simulated, shift the behaviour (known "
+                   "leads' later non-pricing page views become pricing views; who converts "
+                   "does not change): the drift and calibration figures move within the run, "
+                   "then retrain")
     p.add_argument("--fresh-model", action="store_true",
                    help="train a new model even if $LEADSCORE_MODEL_DIR has one")
     p.add_argument("--bootstrap", default=None, metavar="HOST:PORT[,...]",
