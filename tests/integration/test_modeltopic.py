@@ -56,7 +56,7 @@ def _send(bootstrap: str, topic: str, first: int, n: int) -> None:
     assert producer.flush(30) == 0
 
 
-def _wait_for(log: Path, text: str, timeout: float = 90.0) -> None:
+def _wait_for(log: Path, text: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log.exists() and text in log.read_text():
@@ -77,7 +77,8 @@ def _changes(bootstrap: str, topic: str) -> list[ScoreChange]:
 
 
 def test_workers_with_separate_folders_follow_the_model_topic(kafka, topic_prefix, tmp_path,
-                                                              small_model, operator_env):
+                                                              small_model, operator_env,
+                                                              capsys):
     ops = tmp_path / "operator"  # the operator's registry: the only place models are trained
     a = copy_into(small_model, ops)
     b = fewer_trees(small_model, ops, trees=8)
@@ -100,7 +101,7 @@ def test_workers_with_separate_folders_follow_the_model_topic(kafka, topic_prefi
     def scored(events: range) -> list[ScoreChange]:
         """The score changes caused by these events, once the group has read them all."""
         wait_caught_up(kafka.bootstrap, f"{topic_prefix}-app",
-                       [names["website"], names["handoff"]], timeout=120, settle=1)
+                       [names["website"], names["handoff"]], timeout=240, settle=1)
         ids = {f"e-{i}" for i in events}
         out = [c for c in _changes(kafka.bootstrap, names["changes"])
                if c.cause_event_id in ids]
@@ -112,9 +113,12 @@ def test_workers_with_separate_folders_follow_the_model_topic(kafka, topic_prefi
             worker_process(envs[1], tmp_path / "w1") as w1:
         for port in ports[:2]:  # each worker mirrored A from the topic and scores with it
             _wait_until(lambda p=port: f'leadscore_model_info{{version="{va}"}} 1.0'
-                        in _metrics(p))
+                        in _metrics(p), f"model {va} on port {port}", logs[:2])
         assert {c.model_version for c in scored(range(0, 40))} == {va}
 
+        # published (a new artifact on a topic with a champion): the champion stays
+        assert main(["promote", "--registry", str(ops), "--publish", str(b)]) == 0
+        assert "champion unchanged" in capsys.readouterr().out
         # promoted on the operator's machine: both workers swap, each from its own folder
         assert main(["promote", "--registry", str(ops), vb]) == 0
         for log in logs[:2]:
@@ -147,13 +151,13 @@ def test_workers_with_separate_folders_follow_the_model_topic(kafka, topic_prefi
     # a worker started later, with an empty folder: the topic's champion from the start
     with worker_process(envs[2], tmp_path / "w2"):
         _wait_until(lambda: f'leadscore_model_info{{version="{vb}"}} 1.0'
-                    in _metrics(ports[2]))
+                    in _metrics(ports[2]), f"the late worker's model {vb}", logs[2:])
         _send(kafka.bootstrap, names["website"], 80, 20)
         assert {c.model_version for c in scored(range(80, 100))} == {vb}
     assert "model refused" not in logs[2].read_text()
 
 
-def _wait_until(ok, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(ok, what: str, logs: list[Path], timeout: float = 180.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -162,4 +166,5 @@ def _wait_until(ok, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-d
         except OSError:  # the web server is not up yet
             pass
         time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+    tails = "\n".join(f"{p.parent.name}: {p.read_text()[-1500:]}" for p in logs if p.exists())
+    raise AssertionError(f"{what} not within {timeout:g} s\n{tails}")
