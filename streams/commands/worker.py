@@ -16,7 +16,6 @@ import os
 import sys
 
 from models.errors import UsageError
-from models.registry import artifacts, is_artifact
 from streams.commands.args import port
 from streams.kafkaconfig import (
     KafkaUnavailable,
@@ -54,6 +53,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     wait_for_brokers(s)
     # Faust creates only the last level of its data directory.
     s.state_dir.mkdir(parents=True, exist_ok=True)
+    from models.registry import artifacts, is_artifact
     from streams.worker import modeltopic
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
