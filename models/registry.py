@@ -247,7 +247,14 @@ def challenger_dir(path: Path) -> Path | None:
     return find(path, pointer.challenger)
 
 
+def write_pointer(registry: Path, ptr: Pointer) -> None:
+    """Replace the registry's pointer atomically (the model topic's mirror writes it too:
+    models/publish.py)."""
+    _write(registry, ptr)
+
+
 def _write(registry: Path, ptr: Pointer) -> None:
+    registry.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".champion-", dir=registry)
     with os.fdopen(fd, "wb") as fh:
         fh.write(orjson.dumps({"version": ptr.version, "previous": ptr.previous,

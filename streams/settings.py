@@ -226,6 +226,14 @@ class Settings(BaseSettings):
         description="A challenger's scores in shadow (leadscore promote --shadow), keyed by "
         "lead id: never paged. Env: LEADSCORE_TOPIC_SHADOW.",
     )
+    topic_models: str = Field(
+        "models.registry",
+        description="The model registry on Kafka (compacted, one partition): the artifacts "
+        "`leadscore promote` publishes, in chunks of 512 KiB, and the champion pointer. Every "
+        "worker reads all of it (a Faust GlobalTable) and mirrors it into its "
+        "LEADSCORE_MODEL_DIR, so a group converges on one version without a shared volume. "
+        "Env: LEADSCORE_TOPIC_MODELS.",
+    )
     topic_deadletter: str = Field(
         "events.deadletter",
         description="Rejected input with its original bytes and a reason. "

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from models import registry
 from models.errors import UsageError
 from models.progress import Progress
 from schemas import Alert, DeadLetterRecord, ScoreChange
@@ -46,6 +47,7 @@ from streams.commands import liveview
 from streams.commands.downstream import Downstream
 from streams.commands.kafka import broker_spec
 from streams.commands.produce import Routed, route_lines
+from streams.commands.promote import Topic
 from streams.commands.topics import create_topics
 from streams.core import latency
 from streams.kafkaconfig import client_config, plaintext, wait_for_brokers, without_security
@@ -78,6 +80,39 @@ def worker_histogram(s: Settings) -> dict[float, float]:
         return {}
 
 
+def worker_quality(s: Settings) -> str | None:
+    """One line of the worker's model figures (its /metrics): the champion's
+    (``leadscore_model_info``) outcomes joined with the score 7 days before them, predicted vs
+    observed conversion rate, and the score's drift (PSI); None until it has any."""
+    import urllib.request
+
+    url = f"http://{s.web_host}:{s.web_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    lines = [line.partition(" ") for line in text.splitlines() if not line.startswith("#")]
+    champion = next((name for name, _, value in lines
+                     if name.startswith("leadscore_model_info{") and float(value) == 1.0), "")
+    version = champion[champion.find('version="'):].split(",")[0].rstrip("}")
+    values: dict[str, float] = {}
+    for name, _, value in lines:
+        if ('lookback="7"' in name and version and version in name) \
+                or name == "leadscore_drift_score_psi":
+            values[name.split("{")[0]] = float(value)
+    n = values.get("leadscore_quality_outcomes", 0.0)
+    if n <= 0:
+        return None
+    line = (f"quality (outcomes vs the score 7 days before): {n:,.0f} outcomes, predicted "
+            f"{values.get('leadscore_quality_predicted', 0.0) / n:.1%} vs observed "
+            f"{values.get('leadscore_quality_conversions', 0.0) / n:.1%}")
+    psi = values.get("leadscore_drift_score_psi", math.nan)
+    if psi == psi:  # NaN: an artifact without the score's reference
+        line += f"; score drift PSI {psi:.2f}"
+    return line
+
+
 def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
     """Use the broker on 127.0.0.1:$LEADSCORE_KAFKA_PORT if one answers, else start one.
     Returns (spec, started_by_us, one-line description)."""
@@ -99,6 +134,15 @@ def ensure_broker(s: Settings) -> tuple[localkafka.BrokerSpec, bool, str]:
     progress.done()
     return spec, True, f"Kafka {st.version or spec.version} started on {spec.bootstrap} " \
                        f"in {secs:.1f} s (log {st.log_file})"
+
+
+def follow_model_topic(s: Settings) -> Topic | None:
+    """The model topic read and mirrored into the registry (None when LEADSCORE_MODEL_DIR is
+    one artifact's folder: nothing to mirror into)."""
+    root = s.model_dir.resolve()
+    if registry.is_artifact(root):
+        return None
+    return Topic(s.model_copy(update={"model_dir": root}), root)
 
 
 def ensure_model(s: Settings, fresh: bool) -> tuple[Path, float | None]:
@@ -196,12 +240,13 @@ Population = list[tuple[str | None, float, Routed]]
 SHIFTED_PAGES = frozenset({"blog", "docs", "home", "careers", "other"})
 
 
-def drifted(line: bytes) -> bytes:
-    """``--drift``: behaviour shifts as after a site redesign that routes visitors through the
-    pricing page: half the blog, docs, home, careers and other page views (picked by event
-    id) become pricing views, while who converts does not change. The pricing features move
-    (feature drift), scores rise for leads no likelier to buy (calibration drift): what the
-    dashboard's drift and quality panels, and leadscore drift, are there to show."""
+def drifted(line: bytes, every: bool = False) -> bytes:
+    """Behaviour shifted as after a site redesign that routes visitors through the pricing
+    page: half the blog, docs, home, careers and other page views (picked by event id; with
+    ``every``, all of them) become pricing views, while who converts does not change. The
+    pricing features move (feature drift), scores rise for leads no likelier to buy
+    (calibration drift): what the dashboard's drift and quality panels, and leadscore drift,
+    are there to show. ``leadscore demo --drift`` sends :func:`drift_population`."""
     try:
         d = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -211,18 +256,59 @@ def drifted(line: bytes) -> bytes:
     props = d.get("properties")
     if not isinstance(props, dict) or props.get("page_category") not in SHIFTED_PAGES:
         return line
-    if hashlib.sha1(str(d.get("event_id")).encode()).digest()[0] & 1:
+    if not every and hashlib.sha1(str(d.get("event_id")).encode()).digest()[0] & 1:
         return line
     site = urlsplit(str(props.get("url", ""))).netloc or "example.com"
     props.update(page_category="pricing", path="/pricing", url=f"https://{site}/pricing")
     return orjson.dumps(d)
 
 
+def drift_population(lines: list[bytes]) -> list[bytes]:
+    """``--drift``: every blog, docs, home, careers and other page view a known lead makes
+    on a later day than its first significant event becomes a pricing view (:func:`drifted`);
+    the rest as it is.
+
+    WHY not every view: a lead's first score comes with its first significant event; shifting
+    an earlier view (say a blog view into a pricing view) scores leads sooner, so more of
+    their outcomes find a score 7 days before them, and the outcomes judged by the quality
+    figures change with the drift. Shifting only later views leaves every lead's first
+    scored day, so the judged outcomes and the observed conversion rate stay what they were,
+    while the scores (and the predicted rate) rise: calibration drift, as it would look."""
+    from streams.core.significance import DEFAULT_RULE
+
+    first: dict[str, str] = {}  # lead id -> the day (UTC date text) of its first significant
+    parsed: list[dict[str, Any] | None] = []
+    for line in lines:
+        try:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            d = None
+        if not isinstance(d, dict):
+            parsed.append(None)
+            continue
+        parsed.append(d)
+        lead, day = d.get("lead_id"), str(d.get("occurred_at", ""))[:10]
+        props = d.get("properties")
+        category = props.get("page_category") if isinstance(props, dict) else None
+        significant = d.get("type") in DEFAULT_RULE.types or (
+            d.get("type") == "page_view" and category in DEFAULT_RULE.page_categories)
+        if isinstance(lead, str) and significant and (lead not in first or day < first[lead]):
+            first[lead] = day
+    out = []
+    for line, d in zip(lines, parsed, strict=True):
+        lead = d.get("lead_id") if d is not None else None
+        if d is not None and isinstance(lead, str) and lead in first \
+                and str(d.get("occurred_at", ""))[:10] > first[lead]:
+            line = drifted(line, every=True)
+        out.append(line)
+    return out
+
+
 def simulate_population(s: Settings, leads: int, seed: int, work: Path,
                         drift: bool = False) -> tuple[Population, int]:
     """A fresh population's last LIVE_DAYS days, ending yesterday (so nothing is in the
     future or too old for the worker), in event-time order like a live feed, with ``drift``
-    its behaviour shifted (:func:`drifted`); and how many of its lines the simulator made
+    its behaviour shifted (:func:`drift_population`); and how many of its lines the simulator made
     invalid on purpose (they become dead letters)."""
     path = work / f"demo-traffic-{seed}.jsonl"
     # A process, not a thread: simulating holds the GIL for seconds, which would show up
@@ -235,11 +321,8 @@ def simulate_population(s: Settings, leads: int, seed: int, work: Path,
     truth.unlink(missing_ok=True)
     keyed: list[tuple[str, str | None, bytes]] = []
     last = ""
-    for line in path.read_bytes().splitlines():
-        if not line.strip():
-            continue
-        if drift:
-            line = drifted(line)
+    lines = [x for x in path.read_bytes().splitlines() if x.strip()]
+    for line in drift_population(lines) if drift else lines:
         try:
             d = orjson.loads(line)
             at, eid = str(d.get("occurred_at", last)), d.get("event_id")
@@ -267,7 +350,10 @@ class Traffic:
 
     def __init__(self, s: Settings, rate: float, leads: int, seed: int,
                  drift: bool = False) -> None:
+        # --drift: the first population as simulated (the baseline the quality and drift
+        # gauges fill with), every later one shifted: the panels move within one run.
         self.drift = drift
+        self.drifting = False  # a shifted population is being sent
         self.s, self.rate, self.leads, self.seed = s, rate, leads, seed
         self.ready: queue.Queue[tuple[Population, int]] = queue.Queue(maxsize=1)
         self.stop_flag = threading.Event()
@@ -302,7 +388,7 @@ class Traffic:
                     continue
                 self.need.clear()
                 pop = simulate_population(self.s, self.leads, self.seed + k, work,
-                                          self.drift)
+                                          self.drift and k >= 1)
                 k += 1
                 while not self.stop_flag.is_set():
                     with contextlib.suppress(queue.Full):
@@ -330,6 +416,7 @@ class Traffic:
             except queue.Empty:
                 continue
             self.populations += 1
+            self.drifting = self.drift and self.populations >= 2
             bad_share = malformed / len(pop) if pop else 0.0
             half = len(pop) // 2
             first = next((t for _, t, _ in pop if t == t), math.nan)
@@ -509,9 +596,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                    f"{LIVE_DAYS} days, sent in event-time order; when one is used up a fresh "
                    "one follows (default: 2000, about 26,000 events)")
     p.add_argument("--drift", action="store_true",
-                   help="shift the simulated behaviour (half the non-pricing page views become "
-                   "pricing views; who converts does not change): watch the drift and "
-                   "calibration panels move, then retrain")
+                   help="after a first population as simulated, shift the behaviour (known "
+                   "leads' later non-pricing page views become pricing views; who converts "
+                   "does not change): the drift and calibration figures move within the run, "
+                   "then retrain")
     p.add_argument("--fresh-model", action="store_true",
                    help="train a new model even if $LEADSCORE_MODEL_DIR has one")
     p.add_argument("--bootstrap", default=None, metavar="HOST:PORT[,...]",
@@ -550,7 +638,17 @@ def run_from_args(args: argparse.Namespace) -> int:
     traffic: Traffic | None = None
     downstream: Downstream | None = None
     try:
+        create_topics(s.kafka_bootstrap, s)
+        # The model topic's champion into the registry first (the worker follows the topic),
+        # so the model reused below is the one the worker will score with.
+        topic = follow_model_topic(s)
         model, secs = ensure_model(s, args.fresh_model)
+        if secs is not None and topic is not None and topic.has_pointer():
+            # a fresh model replaces the topic's champion, or the worker would take that one
+            ptr = registry.promote(s.model_dir.resolve(), model.name)
+            topic.publish([ptr.version], ptr)
+            print(f"model {ptr.version} promoted on {s.topic_models} (was {ptr.previous})",
+                  flush=True)
         if secs is None:
             print(f"model: {model} (reused; --fresh-model retrains)", flush=True)
         else:
@@ -559,10 +657,12 @@ def run_from_args(args: argparse.Namespace) -> int:
                             f"--days {h['days']} "
                             f"--seed {h['seed']} --out history.jsonl && leadscore train "
                             f"--events history.jsonl --out {model.parent}   ({secs:.0f} s)")
-        create_topics(s.kafka_bootstrap, s)
         seed = 1000 + uuid.uuid4().int % 900_000  # fresh event ids: no duplicates of a past run
         traffic = Traffic(s, args.rate, args.leads, seed, drift=args.drift)
-        worker, log, shown = start_worker(model, s, local=spec is not None)
+        # The registry, not the champion's folder: the worker then follows promotions.
+        root = s.model_dir.resolve()
+        worker, log, shown = start_worker(model if registry.is_artifact(root) else root, s,
+                                          local=spec is not None)
         commands += shown
         print(f"worker pid {worker.pid} starting (log {log}) ...", flush=True)
         waited = wait_for_worker(s, s.app_id, worker, log)
@@ -611,6 +711,9 @@ def _live(args: argparse.Namespace, s: Settings, worker: subprocess.Popen[bytes]
     rates.append((t0, 0))
     next_draw = t0 + every
     failed: str | None = None
+    quality: str | None = None
+    next_quality = t0
+    drifting = False
     if tty:  # the alternate screen: the set-up lines are still there afterwards
         sys.stdout.write("\x1b[?1049h\x1b[?25l")
     try:
@@ -634,13 +737,27 @@ def _live(args: argparse.Namespace, s: Settings, worker: subprocess.Popen[bytes]
                 span = now - rates[0][0]
                 rate = (traffic.sent - rates[0][1]) / span if span > 0 else 0.0
                 v = board.view(time.time(), now - t0, traffic.sent, rate)
+                if now >= next_quality:  # the worker exports them at each table scan
+                    next_quality = now + 10.0
+                    quality = worker_quality(s)
+                    shown_quality = not tty and quality is not None
+                else:
+                    shown_quality = False
+                if traffic.drifting and not drifting:
+                    drifting = True
+                    sys.stdout.write("--drift: the shifted population starts now (the first "
+                                     "was the baseline)\n")
                 if tty:
                     cols = shutil.get_terminal_size().columns
                     frame = liveview.render_screen(v, header.format(liveview.fmt_elapsed(now - t0)),
                                                    cols)
-                    sys.stdout.write("\x1b[H\x1b[2J" + frame + "\n")
+                    extra = ([("drifted traffic · " if drifting else "") + quality]
+                             if quality else [])
+                    sys.stdout.write("\x1b[H\x1b[2J" + "\n".join([frame, *extra]) + "\n")
                 else:
                     sys.stdout.write(liveview.render_status(v) + "\n")
+                    if shown_quality:
+                        sys.stdout.write(f"  {quality}\n")
                 sys.stdout.flush()
                 traffic.forget_before(now - SENT_TTL_S)
     except KeyboardInterrupt:

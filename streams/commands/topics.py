@@ -1,6 +1,7 @@
 """``leadscore topics create``: the topics the workers read and write, created as the
 contracts say (inputs, handoff and outputs with LEADSCORE_TOPIC_PARTITIONS partitions; score
-changes compacted). Existing topics are kept as they are.
+changes compacted; the model topic compacted, one partition). Existing topics are kept as
+they are.
 
 The partition count is the most workers that can share the load, and a lead's partition is
 the murmur2 hash of its id modulo that count: adding partitions later moves leads away from
@@ -32,6 +33,9 @@ def create_topics(bootstrap: str, s: Settings, replication: int = 1) -> list[str
     topics = [NewTopic(t, n, replication) for t in plain]
     topics.append(NewTopic(s.topic_changes, n, replication,
                            config={"cleanup.policy": "compact"}))
+    # The model registry on Kafka: one partition (its records are read in order), compacted
+    # (the newest pointer and every artifact stay); models/publish.py.
+    topics.append(NewTopic(s.topic_models, 1, replication, config={"cleanup.policy": "compact"}))
     created = []
     for name, fut in admin.create_topics(topics, request_timeout=30).items():
         try:
@@ -48,7 +52,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     s = get_settings()
     created = create_topics(s.kafka_bootstrap, s,
                             args.replication_factor or s.topic_replication_factor)
-    kept = len(s.input_topics) + 5 - len(created)
+    kept = len(s.input_topics) + 6 - len(created)
     print(f"topics on {s.kafka_bootstrap}: created {len(created)}"
           + (f" ({', '.join(created)})" if created else "") + f", {kept} already there")
     return 0

@@ -15,6 +15,7 @@ import ctypes
 import os
 import sys
 
+from models.errors import UsageError
 from streams.commands.args import port
 from streams.kafkaconfig import (
     KafkaUnavailable,
@@ -68,20 +69,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     wait_for_brokers(s)
     # Faust creates only the last level of its data directory.
     s.state_dir.mkdir(parents=True, exist_ok=True)
+    from models.registry import artifacts, is_artifact
+    from streams.worker import modeltopic
     from streams.worker.app import app, context
     from streams.worker.changelog import create_changelog_topics
+    from streams.worker.timers.modelwatch import mirror
 
-    # Load the model now: a missing or incompatible artifact is a one-line error at start,
-    # not an agent crash-looping inside a running worker.
-    context.processor()
     # Before the consumer joins the group, so its first metadata has them
-    # (streams/worker/changelog.py).
+    # (streams/worker/changelog.py); the model topic has one partition (models/publish.py).
     try:
         create_changelog_topics(client_config(s), context.tables.changelog_topic_names(),
                                 s.topic_partitions, app.conf.topic_replication_factor)
+        create_changelog_topics(client_config(s), [s.topic_models], 1,
+                                app.conf.topic_replication_factor)
     except RuntimeError as exc:  # e.g. no Create permission, or a replication factor refused
         raise KafkaUnavailable(redact(str(exc), s) + " (LEADSCORE_TOPIC_REPLICATION_FACTOR; "
                                "README: Permissions)") from None
+    # The model topic's champion into the registry before the first batch: a new worker (an
+    # empty folder) gets the group's model, a restarted one the champion promoted meanwhile.
+    mirror(context, modeltopic.read(s).get)
+    if not is_artifact(s.model_dir) and not artifacts(s.model_dir):
+        raise UsageError(f"no model: {s.model_dir} (LEADSCORE_MODEL_DIR) holds no artifact and "
+                         f"the model topic {s.topic_models} names no champion; publish one "
+                         "with leadscore promote --publish DIR")
+    # Load the model now: a missing or incompatible artifact is a one-line error at start,
+    # not an agent crash-looping inside a running worker.
+    context.processor()
     sys.argv = ["leadscore", "worker", "-l", s.log_level,
                 "--web-host", s.web_host, "--web-port", str(s.web_port)]
     app.main()  # runs until SIGTERM/SIGINT; Faust exits the process itself

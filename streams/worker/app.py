@@ -115,8 +115,8 @@ def build_app(settings: Settings) -> LeadscoreApp:
 
 def wire(app: LeadscoreApp, settings: Settings) -> WorkerContext:
     """Declare topics and tables, register the agent, timer and views; return the context."""
-    ctx = WorkerContext(settings, topics_.declare(app, settings),
-                        tables_.declare(app, settings))
+    topics = topics_.declare(app, settings)
+    ctx = WorkerContext(settings, topics, tables_.declare(app, settings, topics.models))
     app.batch_sink = lead_events.register(app, ctx)
     idle.register(app, ctx)
     kafka_probe.register(app, ctx)

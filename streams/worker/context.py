@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from models import registry
+from models.publish import Mirror
 from streams.core.processing import Processor
 from streams.runtime import build_processor
 from streams.settings import Settings
@@ -29,6 +32,7 @@ class WorkerContext:
     tables: Tables
     _processor: Processor | None = field(default=None, repr=False)
     _producer: BatchProducer | None = field(default=None, repr=False)
+    _mirror: Mirror | None = field(default=None, repr=False)
 
     def processor(self) -> Processor:
         """The model is loaded once per worker, on first use."""
@@ -39,6 +43,16 @@ class WorkerContext:
             worker_metrics().record_model(self._processor.scorer.version,
                                           time.perf_counter() - t0)
         return self._processor
+
+    def mirror(self) -> Mirror | None:
+        """What writes the model topic into LEADSCORE_MODEL_DIR; None when that is one
+        artifact's folder rather than a registry (nothing to mirror into)."""
+        root = Path(self.settings.model_dir)
+        if registry.is_artifact(root):
+            return None
+        if self._mirror is None:
+            self._mirror = Mirror(root)
+        return self._mirror
 
     def producer(self) -> BatchProducer:
         """The hot path's librdkafka producer, started on first use."""

@@ -13,8 +13,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.tables.globaltable import GlobalTable
+from faust.types import TopicT
 
 from streams.settings import Settings
+
+
+class ModelTable(GlobalTable):
+    """The model topic read in full by every worker (models/publish.py has its records).
+
+    A GlobalTable because every worker needs every record (each mirrors the registry into its
+    own folder), which no consumer-group member of a topic gets; Faust assigns a global
+    table's changelog partitions to every member and keeps reading them after recovery.
+    ``synchronize_all_active_partitions``: keep reading what another writer (``leadscore
+    promote``) puts there, not only what this app writes. One partition and a recovery
+    buffer of 1, as Faust advises against a recovery loop with several instances. In memory:
+    a worker reads the whole (small) topic at each start anyway.
+
+    The changelog is the configured topic (LEADSCORE_TOPIC_MODELS), but Faust's assignor
+    asks a global table for its changelog by ``_changelog_topic_name()``, which assumes the
+    ``<app id>-<table>-changelog`` default; this names the topic actually read."""
+
+    def _changelog_topic_name(self) -> str:
+        if self._changelog_topic is not None:
+            return self._changelog_topic.get_topic_name()
+        return super()._changelog_topic_name()
 
 
 @dataclass(frozen=True)
@@ -24,13 +47,15 @@ class Tables:
     # anonymous_id -> lead_id (bytes), on the anonymous id's partition: later anonymous events
     # for an identified visitor are forwarded to the lead.
     aliases: Any
+    # key (text, models/publish.py) -> the model topic's newest value
+    models: Any = None
 
     def changelog_topic_names(self) -> list[str]:
         """The tables' changelog topics (``<app id>-<table>-changelog``)."""
         return [t.changelog_topic.get_topic_name() for t in (self.leads, self.aliases)]
 
 
-def declare(app: faust.App, settings: Settings) -> Tables:
+def declare(app: faust.App, settings: Settings, models_topic: TopicT | None = None) -> Tables:
     rocks = {"block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024,
              "write_buffer_size": settings.rocksdb_write_buffer_mb * 1024 * 1024,
              "max_write_buffer_number": 2}
@@ -44,4 +69,11 @@ def declare(app: faust.App, settings: Settings) -> Tables:
             options=rocks,
         )
 
-    return Tables(leads=table("leads"), aliases=table("aliases"))
+    models = None
+    if models_topic is not None:
+        models = app.tables.add(ModelTable(
+            app, name="models", key_type=str, value_type=bytes, partitions=1,
+            changelog_topic=models_topic, store="memory://", recovery_buffer_size=1,
+            standby_buffer_size=1, is_global=True, synchronize_all_active_partitions=True,
+            beacon=app.tables.beacon))
+    return Tables(leads=table("leads"), aliases=table("aliases"), models=models)

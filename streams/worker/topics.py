@@ -26,6 +26,9 @@ class Topics:
     changes: TopicT
     alerts: TopicT
     deadletter: TopicT
+    # The model registry on Kafka (models/publish.py): one partition, compacted; read in full
+    # by every worker through the models GlobalTable (streams/worker/tables.py).
+    models: TopicT
     by_name: dict[str, TopicT] = field(default_factory=dict)
 
 
@@ -38,8 +41,11 @@ def declare(app: faust.App, settings: Settings) -> Topics:
     changes = raw(settings.topic_changes, compacting=True)
     alerts = raw(settings.topic_alerts)
     deadletter = raw(settings.topic_deadletter)
+    models = app.topic(settings.topic_models, key_type=str, value_type=bytes,
+                       key_serializer="json", value_serializer="raw", partitions=1,
+                       compacting=True, internal=False)
     return Topics(
         lead_inputs=raw(*settings.input_topics, settings.topic_handoff),
-        handoff=handoff, changes=changes, alerts=alerts, deadletter=deadletter,
+        handoff=handoff, changes=changes, alerts=alerts, deadletter=deadletter, models=models,
         by_name={t.get_topic_name(): t for t in (handoff, changes, alerts, deadletter)},
     )

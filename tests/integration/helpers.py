@@ -152,6 +152,8 @@ def scorer_setup(bootstrap: str, prefix: str, model: Path,
         "LEADSCORE_APP_ID": f"{prefix}-app",
         "LEADSCORE_MODEL_DIR": str(model),
         **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()},
+        # the test's own model topic (one partition: the worker or promote creates it)
+        "LEADSCORE_TOPIC_MODELS": f"{prefix}.models",
         **{f"LEADSCORE_{k.upper()}": v for k, v in settings.items()},
     }
     return names, env

@@ -85,7 +85,7 @@ def test_swap_under_load_loses_nothing_and_switches_every_output(kafka, topic_pr
     a = copy_into(small_model, root)
     b = fewer_trees(small_model, root, trees=8)
     va, vb = load(a).version, load(b).version
-    assert main(["promote", "--registry", str(root), va]) == 0
+    assert main(["promote", "--local", "--registry", str(root), va]) == 0
     port = free_port()
     names, env = scorer_setup(kafka.bootstrap, topic_prefix, root, min_score_change="0",
                               model_check_seconds="0.5", web_port=str(port),
@@ -121,10 +121,10 @@ def test_swap_under_load_loses_nothing_and_switches_every_output(kafka, topic_pr
         ex = orjson.loads((bad / registry.EXAMPLES).read_bytes())
         ex["probability"] = [p / 2 for p in ex["probability"]]
         (bad / registry.EXAMPLES).write_bytes(orjson.dumps(ex))
-        assert main(["promote", "--registry", str(root), bad.name]) == 2  # promote checks too
+        assert main(["promote", "--local", "--registry", str(root), bad.name]) == 2  # checks
         (root / registry.POINTER).write_bytes(orjson.dumps({"version": load(bad).version}))
         _wait_for(tmp_path / "worker.log", "model refused (smoke)")
-        assert main(["promote", "--registry", str(root), vb]) == 0
+        assert main(["promote", "--local", "--registry", str(root), vb]) == 0
         _wait_for(tmp_path / "worker.log", f"model swapped: {va} -> {vb}")
         swapped.set()
         sender.join()
@@ -174,8 +174,8 @@ def test_a_challenger_in_shadow_scores_the_same_rows_and_never_pages(kafka, topi
     a = copy_into(small_model, root)
     b = fewer_trees(small_model, root, trees=8)
     va, vb = load(a).version, load(b).version
-    assert main(["promote", "--registry", str(root), va]) == 0
-    assert main(["promote", "--registry", str(root), "--shadow", vb]) == 0
+    assert main(["promote", "--local", "--registry", str(root), va]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--shadow", vb]) == 0
     names, env = scorer_setup(kafka.bootstrap, topic_prefix, root, min_score_change="0",
                               model_check_seconds="0.5")
     events = _events()[:200]
@@ -187,7 +187,7 @@ def test_a_challenger_in_shadow_scores_the_same_rows_and_never_pages(kafka, topi
         wait_caught_up(kafka.bootstrap, f"{topic_prefix}-app",
                        [names["website"], names["handoff"]], timeout=120, settle=2)
         # promoting the challenger makes it the champion and ends the shadow
-        assert main(["promote", "--registry", str(root), vb]) == 0
+        assert main(["promote", "--local", "--registry", str(root), vb]) == 0
         _wait_for(tmp_path / "worker.log", f"model swapped: {va} -> {vb}")
         assert proc.poll() is None
     n_changes = topic_size(kafka.bootstrap, names["changes"])

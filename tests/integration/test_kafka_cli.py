@@ -69,21 +69,23 @@ def test_topics_create_makes_what_is_missing_and_keeps_what_exists(kafka, topic_
 
     names = {k: f"{topic_prefix}.{k}" for k in ("website", "email", "product", "profile",
                                                  "outcomes", "feedback", "handoff", "changes",
-                                                 "alerts", "deadletter", "shadow")}
+                                                 "alerts", "deadletter", "shadow", "models")}
     env = {**os.environ, "LEADSCORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
            "LEADSCORE_TOPIC_PARTITIONS": "3",
            **{f"LEADSCORE_TOPIC_{k.upper()}": v for k, v in names.items()}}
     first = _cli(["topics", "create"], env)
     assert first.returncode == 0, first.stderr
-    assert "created 11" in first.stdout
+    assert "created 12" in first.stdout
     again = _cli(["topics", "create"], env)
-    assert again.returncode == 0 and "created 0, 11 already there" in again.stdout
+    assert again.returncode == 0 and "created 0, 12 already there" in again.stdout
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
     md = admin.list_topics(timeout=10).topics
-    assert all(len(md[t].partitions) == 3 for t in names.values())
-    res = ConfigResource(ConfigResource.Type.TOPIC, names["changes"])
-    config = admin.describe_configs([res])[res].result(timeout=10)
-    assert config["cleanup.policy"].value == "compact"
+    assert all(len(md[t].partitions) == 3 for k, t in names.items() if k != "models")
+    assert len(md[names["models"]].partitions) == 1  # its records are read in order
+    for compacted in ("changes", "models"):
+        res = ConfigResource(ConfigResource.Type.TOPIC, names[compacted])
+        config = admin.describe_configs([res])[res].result(timeout=10)
+        assert config["cleanup.policy"].value == "compact"
     bad = _cli(["topics", "create", "--replication-factor", "x"], env)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 

@@ -51,8 +51,9 @@ def events(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("command", [
     ["worker"], ["topics", "create"], ["produce", "--events", "EVENTS"],
     ["demo", "--bootstrap", "BOOTSTRAP"], ["pager", "--config", str(PAGER_CONFIG)],
-    ["crm-sync"],
-], ids=["worker", "topics-create", "produce", "demo-external", "pager", "crm-sync"])
+    ["crm-sync"], ["promote", "0123456789ab"], ["promote", "--list"],
+], ids=["worker", "topics-create", "produce", "demo-external", "pager", "crm-sync",
+        "promote", "promote-list"])
 def test_no_broker_is_one_line_naming_the_wait(command: list[str], closed_port: int,
                                                 events: Path, tmp_path: Path) -> None:
     bootstrap = f"127.0.0.1:{closed_port}"

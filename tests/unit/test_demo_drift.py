@@ -48,3 +48,52 @@ def test_the_shift_shows_as_drift_of_the_pricing_features_and_the_score(small_mo
     assert max(after["features"][f] for f in pricing) > 0.25
     assert all(after["features"][f] > before["features"][f] for f in pricing)
     assert after["score_psi"] > before["score_psi"]
+
+
+def test_the_demo_prints_the_workers_quality_and_drift_figures() -> None:
+    """The demo's quality line reads the worker's /metrics: predicted and observed conversion
+    rates of the champion's 7-day look-back (not a challenger's in shadow), and the score's
+    PSI; nothing before the worker has judged an outcome."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from streams.commands.demo import worker_quality
+    from streams.settings import Settings
+
+    page = {"text": ""}
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            body = page["text"].encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = Settings(web_host="127.0.0.1", web_port=server.server_address[1])
+        page["text"] = ('leadscore_model_info{version="a"} 1.0\n'
+                        'leadscore_quality_outcomes{lookback="7",version="a"} 0.0\n')
+        assert worker_quality(s) is None
+        page["text"] = "\n".join([
+            "# HELP leadscore_model_info The model scoring now.",
+            'leadscore_model_info{version="a"} 1.0',
+            'leadscore_quality_outcomes{lookback="7",version="a"} 200.0',
+            'leadscore_quality_outcomes{lookback="7",version="b"} 50.0',
+            'leadscore_quality_outcomes{lookback="30",version="a"} 9.0',
+            'leadscore_quality_conversions{lookback="7",version="a"} 50.0',
+            'leadscore_quality_conversions{lookback="7",version="b"} 10.0',
+            'leadscore_quality_predicted{lookback="7",version="a"} 46.0',
+            'leadscore_quality_predicted{lookback="7",version="b"} 16.0',
+            "leadscore_drift_score_psi 0.314"])
+        assert worker_quality(s) == ("quality (outcomes vs the score 7 days before): 200 "
+                                     "outcomes, predicted 23.0% vs observed 25.0%; score "
+                                     "drift PSI 0.31")
+    finally:
+        server.shutdown()
+    assert worker_quality(s) is None  # no worker answering

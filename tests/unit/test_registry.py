@@ -81,27 +81,27 @@ def test_another_state_configuration_is_refused(reg) -> None:
 def test_promote_and_rollback_from_the_command_line(reg, capsys) -> None:
     root, a, b = reg
     va, vb = load(a).version, load(b).version
-    assert main(["promote", "--registry", str(root), va]) == 0
+    assert main(["promote", "--local", "--registry", str(root), va]) == 0
     assert f"champion: {va} (was {vb})" in capsys.readouterr().out
-    assert main(["promote", "--registry", str(root), f"leadscore-{vb}"]) == 0
+    assert main(["promote", "--local", "--registry", str(root), f"leadscore-{vb}"]) == 0
     assert registry.read_pointer(root) == registry.Pointer(vb, va, registry.read_pointer(
         root).promoted_at)
-    assert main(["promote", "--registry", str(root), "--rollback"]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--rollback"]) == 0
     assert registry.champion_dir(root) == a
-    assert main(["promote", "--registry", str(root), "--list"]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--list"]) == 0
     listed = capsys.readouterr().out
     assert f"* {va}" in listed and f"  {vb}" in listed
 
 
 def test_promote_mistakes_are_one_line_exit_2(reg, capsys) -> None:
     root, a, b = reg
-    assert main(["promote", "--registry", str(root), "0123456789ab"]) == 2
+    assert main(["promote", "--local", "--registry", str(root), "0123456789ab"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no artifact of version 0123456789ab" in err and "\n" not in err
-    assert main(["promote", "--registry", str(root), "--rollback"]) == 2
+    assert main(["promote", "--local", "--registry", str(root), "--rollback"]) == 2
     assert "nothing to roll back to" in capsys.readouterr().err
     (b / registry.EXAMPLES).unlink()
-    assert main(["promote", "--registry", str(root), b.name]) == 2
+    assert main(["promote", "--local", "--registry", str(root), b.name]) == 2
     assert "refused (no_examples)" in capsys.readouterr().err
     assert not (root / registry.POINTER).exists()
 
@@ -109,14 +109,14 @@ def test_promote_mistakes_are_one_line_exit_2(reg, capsys) -> None:
 def test_shadow_names_a_challenger_and_promoting_it_ends_the_shadow(reg, capsys) -> None:
     root, a, b = reg
     va, vb = load(a).version, load(b).version
-    assert main(["promote", "--registry", str(root), va]) == 0
-    assert main(["promote", "--registry", str(root), "--shadow", vb]) == 0
+    assert main(["promote", "--local", "--registry", str(root), va]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--shadow", vb]) == 0
     assert registry.challenger_dir(root) == b and registry.champion_dir(root) == a
-    assert main(["promote", "--registry", str(root), "--shadow", va]) == 2  # the champion
-    assert main(["promote", "--registry", str(root), "--list"]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--shadow", va]) == 2  # champion
+    assert main(["promote", "--local", "--registry", str(root), "--list"]) == 0
     assert f"~ {vb}" in capsys.readouterr().out
-    assert main(["promote", "--registry", str(root), vb]) == 0
+    assert main(["promote", "--local", "--registry", str(root), vb]) == 0
     assert registry.challenger_dir(root) is None and registry.champion_dir(root) == b
-    assert main(["promote", "--registry", str(root), "--shadow", va]) == 0
-    assert main(["promote", "--registry", str(root), "--shadow", "none"]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--shadow", va]) == 0
+    assert main(["promote", "--local", "--registry", str(root), "--shadow", "none"]) == 0
     assert registry.challenger_dir(root) is None

@@ -1,5 +1,11 @@
-"""The model watch: every ``LEADSCORE_MODEL_CHECK_SECONDS`` the worker looks at its registry
-(``LEADSCORE_MODEL_DIR``) for a new champion and swaps it in without a restart.
+"""The model watch: every ``LEADSCORE_MODEL_CHECK_SECONDS`` the worker writes what the model
+topic holds into its registry (``LEADSCORE_MODEL_DIR``), looks there for a new champion and
+swaps it in without a restart.
+
+The model topic is read by the models GlobalTable (every worker reads all of it,
+``streams/worker/tables.py``); :func:`mirror` writes the champion and challenger it names
+into the folder (``models/publish.py``), so whatever reaches a worker, through the topic or
+a shared folder, passes the same checks before it scores.
 
 Why a timer on the event loop and not a thread: the scorer agent calls
 :meth:`Processor.process` synchronously, so assigning ``Processor.scorer`` from a coroutine
@@ -15,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import faust
 
 from models.errors import UsageError
+from models.publish import POINTER_KEY
 from models.registry import Refused, challenger_dir, champion_dir, fingerprint, validate
 from streams.runtime import load_reference
 from streams.worker.context import WorkerContext
@@ -33,6 +41,9 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.timer(interval=ctx.settings.model_check_seconds, name="leadscore.model_watch")
     async def check_model() -> None:
+        table = ctx.tables.models
+        if table is not None:
+            await asyncio.to_thread(mirror, ctx, table.get)
         await watch.check()
         await watch.check_challenger()
 
@@ -105,6 +116,43 @@ class ModelWatch:
             proc.shadow(scorer)
             log.warning("challenger %s scores in shadow beside %s", scorer.version,
                         proc.scorer.version)
+
+
+_told: set[str] = set()
+
+
+def mirror(ctx: WorkerContext, get: Callable[[str], bytes | None]) -> None:
+    """Write the model topic's champion and challenger (``get``: its newest value per key)
+    into the registry; a problem with what the topic holds is logged once."""
+    m = ctx.mirror()
+    if m is None:
+        if get(POINTER_KEY) is not None and "artifact-dir" not in _told:
+            _told.add("artifact-dir")
+            log.error("model topic %s names a champion, but LEADSCORE_MODEL_DIR (%s) is one "
+                      "artifact's folder, not a registry: the topic is not followed",
+                      ctx.settings.topic_models, ctx.settings.model_dir)
+        return
+    try:
+        done = m.sync(get)
+    except OSError as e:  # e.g. a read-only folder: the worker keeps scoring what it has
+        if str(e) not in _told:
+            _told.add(str(e))
+            log.error("model topic %s: cannot write into %s (%s); still scoring with %s",
+                      ctx.settings.topic_models, m.registry, e,
+                      ctx._processor.scorer.version if ctx._processor else "nothing yet")
+        return
+    for problem in done.problems:
+        if problem not in _told:
+            _told.add(problem)
+            log.error("model topic %s: %s", ctx.settings.topic_models, problem)
+    if done.written or done.pointer is not None:
+        ptr = done.pointer
+        log.warning("model topic %s mirrored into %s: %s", ctx.settings.topic_models,
+                    m.registry, ", ".join(
+                        [f"artifact {v}" for v in done.written]
+                        + ([f"champion {ptr.version}"
+                            + (f", challenger {ptr.challenger}" if ptr.challenger else "")]
+                           if ptr is not None else [])))
 
 
 def _same(target: Path, version: str) -> bool:
