@@ -93,8 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["worker"]:
+        # Before the parser imports the model commands, and with them LightGBM, which would
+        # bring scikit-learn into the worker's memory (streams.commands.worker says why).
+        from streams.commands.worker import lightgbm_without_sklearn
+
+        lightgbm_without_sklearn()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except (UsageError, KafkaSetupError, KafkaUnavailable) as exc:

@@ -44,3 +44,20 @@ print(IsotonicRegression.__name__)
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "IsotonicRegression"
+
+
+def test_leadscore_worker_through_the_cli_has_no_sklearn() -> None:
+    # The CLI builds every subcommand's parser (the model commands import LightGBM) before
+    # it runs one: `leadscore worker` must hide scikit-learn before that. The command itself
+    # is replaced (it would need a broker); what is checked is the process it runs in.
+    code = """
+import sys
+import streams.commands.worker as w
+w.cmd_worker = lambda args: print("sklearn" in sys.modules, "lightgbm" in sys.modules) or 0
+from streams.cli import main
+raise SystemExit(main(["worker"]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "True"]
