@@ -29,10 +29,12 @@ class Scan:
 
 
 def scan(items: Iterable[tuple[str, bytes]], now: float | None, idle_s: float,
-         every_s: float, max_due: int, quality: QualityTally | None = None) -> Scan:
+         every_s: float, max_due: int, quality: QualityTally | None = None,
+         out: Scan | None = None) -> Scan:
     """``now`` is event time (None before any event: nothing is due). ``quality`` collects
-    each lead's outcome observations (read from the record's end, not decoded)."""
-    out = Scan()
+    each lead's outcome observations (read from the record's end, not decoded). ``out``: a
+    scan to add to (the worker scans its table in slices)."""
+    out = out if out is not None else Scan()
     for key, raw in items:
         if key.startswith(ANON):
             out.anonymous += 1
