@@ -230,7 +230,8 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     t = lap("train_lightgbm", t)
     raw_cal = np.asarray(booster.predict(snaps.X[cal], raw_score=True))
     calibrator, cal_scores = choose(raw_cal, snaps.y[cal].astype(np.float64),
-                                    seed=cfg.seed, method=cfg.calibration)
+                                    seed=cfg.seed, method=cfg.calibration,
+                                    groups=snaps.lead[cal])
     value_booster, value_info = fit_value_model(snaps, train | cal, names, cat, cfg.seed)
     t = lap("calibrate_and_value_model", t)
 
