@@ -269,7 +269,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     p_cal = scorer.probability_from_raw(raw_cal)
     metrics["calibration_fold"] = summarise(
         p_cal, snaps.y[cal].astype(np.float64), np.rint(100 * p_cal),
-        rules_score(snaps.X[cal], names), cfg.hot, cfg.warm)
+        rules_score(snaps.X[cal], names), cfg.hot, cfg.warm, groups=snaps.lead[cal])
     timings["total"] = round(time.perf_counter() - t_start, 2)
     summary["timings_seconds"] = timings
     artifact.write_extra(folder, "training_summary.json", summary)
