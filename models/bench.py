@@ -3,21 +3,24 @@
     python -m models.bench --model DIR [--events N] [--rows 2000]
 
 Prints fold events/s, state bytes size, features/s, single-row and batch predict rows/s and
-exact TreeSHAP (pred_contrib) ms/row, folding a synthetic event mix of N events.
+exact TreeSHAP CPU-us/row by rows per call (LightGBM's pred_contrib and the worker's tables),
+folding a synthetic event mix of N events.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from models import artifact
 from models.errors import UsageError
+from models.scoring import TABLE_MIN_ROWS
 from models.state import LeadState, Obs, fold_into, state_from_bytes, state_to_bytes
 
 MIX = (("page_view", "pricing"), ("page_view", "blog"), ("page_view", "docs"),
@@ -76,17 +79,34 @@ def run(model_dir: str, rows: int = 2000, events: int = 200_000) -> None:
     scorer.score_batch(X)
     dt = time.perf_counter() - t
     print(f"score_batch, {rows} rows    {_rate(rows, dt)}")
-    n = min(rows, 500)
-    t = time.perf_counter()
-    scorer.contributions(X[:n])
-    dt = time.perf_counter() - t
-    print(f"pred_contrib (exact SHAP)  {dt / n * 1e3:.3f} ms/row "
-          f"({scorer.booster.num_trees()} trees)")
+    kind = scorer.prepare_explanations()
+    print(f"exact TreeSHAP ({scorer.booster.num_trees()} trees; the worker uses: {kind}), "
+          "CPU-us per row")
+    print("  rows per call   LightGBM pred_contrib   tables (models.treeshap)")
+    X32 = np.asarray(X, dtype=np.float32)
+    for n in (1, 4, 20, 100, 500):
+        if n > rows:
+            break
+        part = X32[:n]
+        lgb_us = _cpu_us_per_row(functools.partial(
+            scorer.booster.predict, part, pred_contrib=True, num_threads=1), n)
+        tab_us = _cpu_us_per_row(functools.partial(scorer.contributions, part), n)
+        print(f"  {n:>13}   {lgb_us:>21,.1f}   {tab_us:>24,.1f}"
+              + ("  (below TABLE_MIN_ROWS: LightGBM's)" if n < TABLE_MIN_ROWS else ""))
     t = time.perf_counter()
     for i in range(100):
         scorer.explain(X[i:i + 1])
     dt = time.perf_counter() - t
     print(f"explain, 1 row             {dt / 100 * 1e3:.3f} ms/row")
+
+
+def _cpu_us_per_row(fn: Callable[[], object], n: int, seconds: float = 0.3) -> float:
+    fn()
+    t0, k = time.process_time(), 0
+    while time.process_time() - t0 < seconds or k < 3:
+        fn()
+        k += 1
+    return (time.process_time() - t0) / k / n * 1e6
 
 
 def main(argv: Sequence[str] | None = None) -> int:

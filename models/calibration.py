@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 METHODS = ("platt", "beta", "spline", "isotonic")
 EPS = 1e-6
@@ -93,6 +91,8 @@ class Calibrator:
 
 
 def _logistic(cols: np.ndarray, y: np.ndarray, c: float = 1e4) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression  # fitting only: the worker has no sklearn
+
     lr = LogisticRegression(C=c, max_iter=2000)
     lr.fit(cols, y)
     return lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
@@ -164,6 +164,8 @@ def fit_isotonic(raw: np.ndarray, y: np.ndarray, min_class: int = 25, min_bin: i
     bx = np.array([rs[a:b].mean() for a, b in bins])
     by = np.array([ys[a:b].mean() for a, b in bins])
     bw = np.array([b - a for a, b in bins], dtype=np.float64)
+    from sklearn.isotonic import IsotonicRegression  # fitting only: the worker has no sklearn
+
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
     fy = iso.fit_transform(bx, by, sample_weight=bw)
     return Calibrator("isotonic", x=tuple(float(v) for v in bx), y=tuple(float(v) for v in fy))

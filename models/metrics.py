@@ -20,7 +20,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 TIER_NAMES = ("hot", "warm", "cold")
 Z95 = 1.959963984540054
@@ -203,6 +202,9 @@ def summarise(p: np.ndarray, y: np.ndarray, score: np.ndarray, rules: np.ndarray
               groups: np.ndarray | None = None) -> dict[str, Any]:
     """The figures of one population; `groups` (the lead of each row) gives the score bands
     intervals from a bootstrap over leads."""
+    # Here, not at the top: the worker imports this module, and scikit-learn is ~75 MiB.
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     y = y.astype(np.float64)
     both = len(np.unique(y)) == 2
     tier = tiers(score, hot, warm)

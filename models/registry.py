@@ -180,6 +180,7 @@ def smoke(path: Path, scorer: Scorer) -> None:
     expected = np.asarray(ex["probability"], dtype=np.float64)
     if len(X) == 0 or len(expected) != len(X):
         raise Refused("examples", f"{path}: {EXAMPLES} holds no usable rows")
+    scorer.prepare_explanations(X)  # off the event loop, like the rest of validate
     got = scorer.probability_from_raw(scorer.raw(X))
     worst = float(np.max(np.abs(got - expected)))
     if not worst <= SMOKE_TOLERANCE:

@@ -3,7 +3,8 @@
 Score = round(100 * calibrated probability), so "Hot >= 80" means "at least 80% likely to
 convert within the label window". Tier thresholds are parameters of the artifact.
 
-Explanations use exact TreeSHAP (LightGBM `pred_contrib`): contributions c_j in log-odds
+Explanations use exact TreeSHAP (LightGBM `pred_contrib`, or the same numbers from tables built
+at load time, :mod:`models.treeshap`, about 3x cheaper a row): contributions c_j in log-odds
 with base value b satisfy b + sum(c_j) = raw score r exactly. To express them as points on
 the 0-100 scale, we distribute the score movement 100 * (g(r) - g(b)) (g = calibrator on top
 of the raw score) over the features in proportion to their contributions:
@@ -20,7 +21,7 @@ the top reasons by those sums and writes each one's sentence from the lead's fac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,11 @@ from models.calibration import Calibrator
 from models.features import FeatureConfig, features
 from models.reasons import latest_days, reasons_for
 from models.state import LeadState
+from models.treeshap import explainer
+
+# Below this many rows LightGBM's own pred_contrib is as cheap as the tables (whose numpy calls
+# have a fixed cost per batch: `python -m models.bench` prints both per batch size).
+TABLE_MIN_ROWS = 4
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,16 @@ class Scorer:
         self.n_features = len(self.names)
         if booster.num_feature() != self.n_features:
             raise ValueError("model and feature manifest disagree on the number of features")
+        self._tables: Callable[[np.ndarray], np.ndarray] | None = None
+        self.explainer = "not built yet"  # "tables", or "lightgbm (why not the tables)"
+
+    def prepare_explanations(self, examples: np.ndarray | None = None) -> str:
+        """Build (once) and check the TreeSHAP tables; the worker does it when it loads a
+        model, so the first batch does not pay for it (~0.3 s). ``examples``: rows they must
+        also reproduce pred_contrib on (the artifact's smoke examples)."""
+        if self._tables is None:
+            self._tables, self.explainer = explainer(self.booster, examples)
+        return self.explainer
 
     # ------------------------------------------------------------ features
     def features(self, state: LeadState, at: float) -> np.ndarray:
@@ -117,8 +133,12 @@ class Scorer:
     # ------------------------------------------------------------ explanations
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP in log-odds: (n, n_features + 1), last column = base value."""
-        return np.asarray(self.booster.predict(self._matrix(X), pred_contrib=True,
-                                               num_threads=1))
+        X = self._matrix(X)
+        if len(X) >= TABLE_MIN_ROWS:
+            self.prepare_explanations()
+            assert self._tables is not None
+            return self._tables(X)
+        return np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))
 
     def points(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(points per feature (n, F), base score (n,)) on the 0-100 scale; see module doc."""

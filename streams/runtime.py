@@ -51,7 +51,9 @@ def resolve_model_dir(path: Path) -> Path:
 def build_processor(settings: Settings, model_dir: Path | None = None,
                     partitions: int | None = None) -> Processor:
     path = resolve_model_dir(model_dir or settings.model_dir)
-    proc = Processor(load(path), topic_names(settings), policy_from(settings, partitions))
+    scorer = load(path)
+    scorer.prepare_explanations()  # before the first batch, not during it
+    proc = Processor(scorer, topic_names(settings), policy_from(settings, partitions))
     proc.reference = load_reference(path)
     ch = challenger_dir(model_dir or settings.model_dir)
     if ch is not None:

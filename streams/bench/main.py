@@ -19,6 +19,8 @@ import streams.bench
 from models.errors import UsageError
 from streams.bench.ceiling import ceiling
 from streams.bench.latency import scorer_latency
+from streams.bench.parts import measure
+from streams.bench.parts import rows as part_rows
 from streams.bench.prepare import (
     Run,
     create_topics,
@@ -106,7 +108,11 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
     say("latency: restarting the worker with LEADSCORE_MIN_SCORE_CHANGE=0")
     lats = scorer_latency(run, scorer_s, ev.leads, web_port, args.rate, args.seconds)
     run.sample_load("latency")
-    return report_rows(args, run, ev, ceil, tps, lats)
+    say("explanations and drift: measured in this process")
+    assert run.model is not None
+    parts = measure(run.model)
+    return report_rows(args, run, ev, ceil, tps, lats,
+                       part_rows(parts, tps[0].events_per_s, scorer_s.idle_scan_seconds))
 
 
 def topic_names(s: Settings) -> list[str]:

@@ -95,7 +95,8 @@ def throughput_rows(tp: Throughput, events: int, leads_held: int) -> list[tuple[
 
 
 def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[float, float],
-                tps: Sequence[Throughput], lats: Sequence[Latency]) -> list[tuple[str, str]]:
+                tps: Sequence[Throughput], lats: Sequence[Latency],
+                parts: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
     loads = ", ".join(f"{k} {a:.2f}/{b:.2f}/{c:.2f}" for k, (a, b, c) in run.load.items())
     rows = [
         ("ceiling (bare loop)", f"{fmt_rate(ceil[0])}  ({args.events:,} events in "
@@ -105,6 +106,7 @@ def report_rows(args: argparse.Namespace, run: Run, ev: Events, ceil: tuple[floa
     for tp in tps:
         rows += throughput_rows(tp, args.events, ev.keys)
     rows.append(("scorer / ceiling", ratio_text(tps[0].events_per_s, ceil[0])))
+    rows += parts
     for lat in lats:
         rows += latency_rows(lat, args.seconds)
     rows += [
