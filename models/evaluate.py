@@ -59,7 +59,8 @@ RECENCY_STRATA = ((0.0, 1.0, "active in the last day"), (1.0, 7.0, "1-7 days ago
 
 
 def _strata(col: np.ndarray, p: np.ndarray, y: np.ndarray, truth: np.ndarray | None,
-            defs: tuple[tuple[float, float, str], ...]) -> list[dict[str, Any]]:
+            defs: tuple[tuple[float, float, str], ...], lead: np.ndarray
+            ) -> list[dict[str, Any]]:
     out = []
     for lo, hi, name in defs:
         m = (col >= lo) & (col < hi)
@@ -67,7 +68,8 @@ def _strata(col: np.ndarray, p: np.ndarray, y: np.ndarray, truth: np.ndarray | N
         out.append({"stratum": name, "rows": n,
                     "observed": float(y[m].mean()) if n else None,
                     "predicted": float(p[m].mean()) if n else None,
-                    "bands": score_bands(p[m], y[m], None if truth is None else truth[m])})
+                    "bands": score_bands(p[m], y[m], None if truth is None else truth[m],
+                                         lead[m])})
     return out
 
 
@@ -77,7 +79,7 @@ def _population(scorer: Scorer, p: np.ndarray, score: np.ndarray, snaps: Snapsho
     X, y = snaps.X, snaps.y
     yf = y.astype(np.float64)
     rules = rules_score(X, scorer.names)
-    m = summarise(p, yf, score, rules, scorer.hot, scorer.warm, truth)
+    m = summarise(p, yf, score, rules, scorer.hot, scorer.warm, truth, snaps.lead)
     m["sales_cycle"] = sales_cycle(score, y, cycle_days(X, scorer.names, snaps.at,
                                                         snaps.converted_at),
                                    snaps.lead, scorer.hot, scorer.warm)
@@ -87,8 +89,8 @@ def _population(scorer: Scorer, p: np.ndarray, score: np.ndarray, snaps: Snapsho
     rec = X[:, names.index("days_since_last_activity")].astype(np.float64)
     edges = list(range(0, 101, 10))
     hist = np.histogram(score, bins=[*edges[:-1], 101])[0]
-    m["by_lead_age"] = _strata(age, p, yf, truth, AGE_STRATA)
-    m["by_recency"] = _strata(rec, p, yf, truth, RECENCY_STRATA)
+    m["by_lead_age"] = _strata(age, p, yf, truth, AGE_STRATA, snaps.lead)
+    m["by_recency"] = _strata(rec, p, yf, truth, RECENCY_STRATA, snaps.lead)
     m["plots"] = {
         "reliability": reliability(p, yf),
         "gain_model": gain_curve(p, yf),
@@ -115,7 +117,7 @@ def evaluate_snapshots(scorer: Scorer, snaps: Snapshots, truth: np.ndarray | Non
     b = scorer.score_batch(snaps.X)
     yf = snaps.y.astype(np.float64)
     m = summarise(b.probability, yf, b.score, rules_score(snaps.X, scorer.names),
-                  scorer.hot, scorer.warm, truth)
+                  scorer.hot, scorer.warm, truth, snaps.lead)
     gains = scorer.booster.feature_importance(importance_type="gain")
     tot = float(gains.sum()) or 1.0
     imp = sorted(((n, float(g) / tot) for n, g in zip(scorer.names, gains, strict=True)),
@@ -227,15 +229,19 @@ def summary_text(m: dict[str, Any]) -> str:
                     f"{tr['auc_truth'] - tr['auc_model']:+.4f})")
         lines.append(f"{auc}  ECE {pm['ece']:.4f}" + (
             f"  ECE vs truth {tr['ece_truth']:.4f}" if tr else "") + f"  Brier {pm['brier']:.5f}")
-        lines.append("band     rows  predicted  observed [95% interval]" +
-                     ("  truth" if tr else ""))
+        over = "leads" if pm["bands"] and pm["bands"][0].get("interval") == "leads" else "rows"
+        lines.append(f"band     rows  predicted  observed [95% interval, over {over}]" +
+                     ("  mean true probability [95%]: the band's actual conversion" if tr
+                      else ""))
         for b in pm["bands"]:
             if not b["rows"]:
                 lines.append(f"{b['band']:>6}  {0:>7}")
                 continue
+            tci = b.get("truth_ci")
             lines.append(f"{b['band']:>6}  {b['rows']:>7,}  {b['predicted']:9.3f}  "
                          f"{b['observed']:8.3f} [{b['ci'][0]:.3f}, {b['ci'][1]:.3f}]" +
-                         (f"  {b['truth']:.3f}" if b.get("truth") is not None else ""))
+                         (f"  {b['truth']:.3f}" if b.get("truth") is not None else "") +
+                         (f" [{tci[0]:.3f}, {tci[1]:.3f}]" if tci else ""))
         t = pm["tiers"]
         lines.append("tiers: " + "  ".join(
             f"{k} {t[k]['leads']:,} rows converting "

@@ -207,9 +207,10 @@ def _population(name: str, pm: dict[str, Any], hot: int, warm: int) -> str:
     parts.append("<h3>Figures</h3>" + _table(("figure", "value"), rows))
     bands = pm["bands"]
     parts.append("<h3>Score bands</h3>" + _table(
-        ("band", "rows", "mean predicted", "observed", "95% interval", "mean true p"),
-        [(b["band"], b["rows"], b["predicted"], b["observed"], _ci(b["ci"]), b["truth"])
-         for b in bands]))
+        ("band", "rows", "mean predicted", "observed", "95% interval", "mean true p",
+         "95% interval of the truth"),
+        [(b["band"], b["rows"], b["predicted"], b["observed"], _ci(b["ci"]), b["truth"],
+          _ci(b.get("truth_ci"))) for b in bands]))
     parts.append(_business(pm))
     t = pm["tiers"]
     parts.append(f"<h3>Tiers</h3><p>Hot: score &ge; {hot}, Warm: &ge; {warm}, Cold: below. "

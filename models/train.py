@@ -230,7 +230,8 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     t = lap("train_lightgbm", t)
     raw_cal = np.asarray(booster.predict(snaps.X[cal], raw_score=True))
     calibrator, cal_scores = choose(raw_cal, snaps.y[cal].astype(np.float64),
-                                    seed=cfg.seed, method=cfg.calibration)
+                                    seed=cfg.seed, method=cfg.calibration,
+                                    groups=snaps.lead[cal])
     value_booster, value_info = fit_value_model(snaps, train | cal, names, cat, cfg.seed)
     t = lap("calibrate_and_value_model", t)
 
@@ -268,7 +269,7 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
     p_cal = scorer.probability_from_raw(raw_cal)
     metrics["calibration_fold"] = summarise(
         p_cal, snaps.y[cal].astype(np.float64), np.rint(100 * p_cal),
-        rules_score(snaps.X[cal], names), cfg.hot, cfg.warm)
+        rules_score(snaps.X[cal], names), cfg.hot, cfg.warm, groups=snaps.lead[cal])
     timings["total"] = round(time.perf_counter() - t_start, 2)
     summary["timings_seconds"] = timings
     artifact.write_extra(folder, "training_summary.json", summary)

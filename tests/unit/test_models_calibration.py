@@ -18,6 +18,7 @@ from models.calibration import (
     choose,
     fit_isotonic,
     fit_platt,
+    fold_of_rows,
 )
 
 SEEDS = (1, 2, 3)
@@ -94,3 +95,33 @@ def test_band_errors_allow_for_sampling_noise_only() -> None:
     bad = (np.arange(400) < 280).astype(float)  # 0.70: outside
     assert band_errors(p, good)[0]["excess"] == 0.0
     assert band_errors(p, bad)[0]["excess"] > 0.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cross_validation_keeps_each_leads_rows_in_one_fold(seed: int) -> None:
+    groups = np.random.default_rng(seed + 100).integers(0, 500, 6000)
+    fold = fold_of_rows(len(groups), 5, seed, groups)
+    for g in np.unique(groups):
+        assert len(np.unique(fold[groups == g])) == 1
+    assert set(np.unique(fold)) == set(range(5))  # 500 leads fill every fold
+    assert len(np.unique(fold_of_rows(len(groups), 5, seed)[groups == groups[0]])) > 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_held_out_leads_judge_a_method_that_fits_each_leads_noise(seed: int) -> None:
+    """Rows of one lead share the lead's luck: 400 leads, 30 rows each, the same raw score
+    and label per lead. Split row by row, the held-out rows' own leads are in the fit and a
+    step function looks perfect; split by lead, it is judged on leads it never saw."""
+    rng = np.random.default_rng(seed)
+    leads = 400
+    raw_lead = rng.normal(0, 1.5, leads)
+    y_lead = (rng.random(leads) < 1 / (1 + np.exp(-raw_lead))).astype(np.float64)
+    groups = np.repeat(np.arange(leads), 30)
+    raw = raw_lead[groups] + rng.normal(0, 1e-3, len(groups))
+    y = y_lead[groups]
+    _, by_row = choose(raw, y, seed=seed)
+    _, by_lead = choose(raw, y, seed=seed, groups=groups)
+    iso_row = by_row["methods"]["isotonic"]["log_loss"]
+    iso_lead = by_lead["methods"]["isotonic"]["log_loss"]
+    assert iso_row < iso_lead - 0.02  # row folds flatter the steps
+    assert by_lead["methods"]["platt"]["log_loss"] < iso_lead  # the truth is logistic

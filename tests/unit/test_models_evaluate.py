@@ -165,3 +165,45 @@ def test_which_event_snapshots_are_kept_never_depends_on_the_future() -> None:
     assert len(kept_open) == 20
     np.testing.assert_array_equal(kept_won, kept_open)  # same days, converted or not
     assert won.y[won.kind == EVENT].sum() == 0  # all 20 are more than 10 days before it
+
+
+@pytest.mark.parametrize("seed", (1, 2, 3))
+def test_band_intervals_over_leads_are_as_wide_as_the_leads_not_the_rows(seed: int) -> None:
+    """40 rows per lead that share the lead's fate: the data holds as much evidence as the
+    leads, so the band's interval must be about a lead-level Wilson interval, not the 40x
+    narrower-looking one over rows."""
+    rng = np.random.default_rng(seed)
+    leads = 300
+    p_lead = rng.uniform(0.5, 0.59, leads)  # all in band 50-59
+    y_lead = (rng.random(leads) < p_lead).astype(float)
+    lead = np.repeat(np.arange(leads), 40)
+    p, y = p_lead[lead], y_lead[lead]
+    b_rows = score_bands(p, y)[5]
+    b_leads = score_bands(p, y, groups=lead)[5]
+    assert b_rows["interval"] == "rows" and b_leads["interval"] == "leads"
+    w_rows = b_rows["ci"][1] - b_rows["ci"][0]
+    w_leads = b_leads["ci"][1] - b_leads["ci"][0]
+    lo, hi = wilson(float(y_lead.sum()), leads)
+    assert w_leads > 4 * w_rows
+    assert abs(w_leads - (hi - lo)) < 0.25 * (hi - lo)
+    assert b_leads["ci"][0] < b_leads["observed"] < b_leads["ci"][1]
+
+
+@pytest.mark.parametrize("seed", (1, 2, 3))
+def test_band_target_is_judged_against_the_truth_when_known(seed: int) -> None:
+    """Where the data has true probabilities, a band's actual conversion is its mean true
+    probability: labels add binomial noise a calibrated model cannot follow."""
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    t = rng.uniform(0, 1, n)
+    lead = np.arange(n) // 3
+    y = (rng.random(n) < t).astype(float)
+    y_unlucky = y.copy()
+    y_unlucky[(t >= 0.6) & (t < 0.7) & (rng.random(n) < 0.2)] = 0.0  # 60-69 loses 13 points
+    honest = score_bands(t, y_unlucky, truth=t, groups=lead)
+    assert band_target(honest)["ok"] and band_target(honest)["against"] == "truth"
+    assert not band_target(score_bands(t, y_unlucky, groups=lead))["ok"]  # against labels
+    shifted = np.clip(t + 0.08, 0, 1)
+    off = score_bands(shifted, y, truth=t, groups=lead)
+    assert not band_target(off)["ok"]
+    assert {v["against"] for v in band_target(off)["bands"]} == {"truth"}
