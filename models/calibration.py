@@ -25,8 +25,12 @@ A method is admissible when every 10-point score band from 50 up (Warm and Hot, 
 rep acts on) with at least 20 rows is within the larger of 0.05 and two binomial standard
 errors of its observed conversion rate; among admissible methods the lowest log-loss (a
 proper score, probabilities clipped at 1e-6 so isotonic plateaus at 0 or 1 stay finite)
-wins. If none is admissible, the smallest worst top-band error wins. The winner is
-refitted on the whole calibration fold.
+wins. If none is admissible, the lowest log-loss wins too: the band check could not tell
+them apart, and the proper score can (it used to be the smallest band error, which took
+isotonic on 30,000 journey leads, where the spline had the lower log-loss and, on a fresh
+population, the lower Brier score, ECE and worst band against the truth: 0.088 / 0.099 at
+events / uniform times against 0.160 / 0.173). The winner is refitted on the whole
+calibration fold.
 """
 
 from __future__ import annotations
@@ -211,6 +215,16 @@ def fold_of_rows(n: int, folds: int, seed: int, groups: np.ndarray | None = None
     return rng.integers(0, folds, len(uniq))[inv]
 
 
+def pick(ms: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """The rule of the module docstring over the methods' CV figures: (method, why)."""
+    admissible = [n for n in ms if ms[n]["top_band_excess"] == 0.0]
+    if admissible:
+        return (min(admissible, key=lambda n: ms[n]["log_loss"]),
+                "lowest CV log-loss among methods whose Warm/Hot bands are reliable")
+    return (min(ms, key=lambda n: ms[n]["log_loss"]),
+            "no method had reliable Warm/Hot bands: lowest CV log-loss")
+
+
 def choose(raw: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
            method: str = "auto", groups: np.ndarray | None = None
            ) -> tuple[Calibrator, dict[str, Any]]:
@@ -235,13 +249,6 @@ def choose(raw: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
             "top_band_excess": max((b["excess"] for b in bands), default=0.0),
             "top_bands": bands,
         }
-    ms = report["methods"]
-    admissible = [n for n in ms if ms[n]["top_band_excess"] == 0.0]
-    if admissible:
-        best = min(admissible, key=lambda n: ms[n]["log_loss"])
-        report["by"] = "lowest CV log-loss among methods whose Warm/Hot bands are reliable"
-    else:
-        best = min(ms, key=lambda n: (ms[n]["top_band_excess"], ms[n]["log_loss"]))
-        report["by"] = "no method had reliable Warm/Hot bands: smallest band error"
+    best, report["by"] = pick(report["methods"])
     report["chosen"] = best
     return FITTERS[best](raw, y), report

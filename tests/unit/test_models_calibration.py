@@ -125,3 +125,20 @@ def test_held_out_leads_judge_a_method_that_fits_each_leads_noise(seed: int) -> 
     iso_lead = by_lead["methods"]["isotonic"]["log_loss"]
     assert iso_row < iso_lead - 0.02  # row folds flatter the steps
     assert by_lead["methods"]["platt"]["log_loss"] < iso_lead  # the truth is logistic
+
+
+
+def test_without_a_reliable_method_the_lowest_log_loss_is_chosen() -> None:
+    from models.calibration import pick
+
+    # Measured on 30,000 journey leads: no method passed the band check, and the smallest
+    # band error (isotonic) lost to the spline on a fresh population on every count.
+    ms = {"isotonic": {"top_band_excess": 0.02, "log_loss": 0.4102},
+          "spline": {"top_band_excess": 0.09, "log_loss": 0.4087},
+          "platt": {"top_band_excess": 0.15, "log_loss": 0.4120}}
+    assert pick(ms) == ("spline", "no method had reliable Warm/Hot bands: lowest CV log-loss")
+    # With a reliable method, the reliable one with the lowest log-loss, even if another has
+    # a lower log-loss.
+    ms["beta"] = {"top_band_excess": 0.0, "log_loss": 0.4110}
+    ms["platt"]["top_band_excess"] = 0.0
+    assert pick(ms)[0] == "beta"
