@@ -116,7 +116,9 @@ def test_drifted_traffic_moves_the_calibration_and_drift_gauges(kafka, topic_pre
         _send(settings, shifted)
         wait_caught_up(kafka.bootstrap, f"{topic_prefix}-app", topics, timeout=180, settle=2)
         n0 = before["leadscore_quality_outcomes"]
-        after = _settled(port, at_least=2 * n0)
+        # The worker joins a few outcomes fewer when it meets a backlog (bigger batches keep
+        # fewer scored days): wait for most of them, then judge the count below.
+        after = _settled(port, at_least=1.8 * n0)
         assert proc.poll() is None
 
     n = after["leadscore_quality_outcomes"]
