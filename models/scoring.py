@@ -32,11 +32,12 @@ from models.calibration import Calibrator
 from models.features import FeatureConfig, features
 from models.reasons import latest_days, reasons_for
 from models.state import LeadState
-from models.treeshap import explainer
+from models.treeshap import explainer, native
 
-# Below this many rows LightGBM's own pred_contrib is as cheap as the tables (whose numpy calls
-# have a fixed cost per batch: `python -m models.bench` prints both per batch size).
-TABLE_MIN_ROWS = 4
+# Below this many rows LightGBM's own pred_contrib is as cheap as the tables computed with numpy
+# (whose calls have a fixed cost per batch); the C code is cheaper from one row on
+# (`python -m models.bench` prints each per batch size).
+TABLE_MIN_ROWS = 1 if native is not None else 4
 
 
 @dataclass(frozen=True)
