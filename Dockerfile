@@ -16,12 +16,17 @@ RUN apt-get update \
 
 # --- build: the project and its dependencies in a virtual environment ---------------------
 FROM base AS build
+# gcc: the one C extension (models/_treeshap.c, the explanations' per-row work), compiled here
+# only; the runtime stage gets the built module, not the compiler.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/leadscore
 ENV PATH=/opt/leadscore/bin:$PATH
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone (empty packages stand in for the code), so a
 # code change rebuilds only the last layer instead of re-downloading LightGBM, numpy, ...
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 RUN mkdir streams models schemas \
  && touch streams/__init__.py models/__init__.py schemas/__init__.py \
  && pip install . \
@@ -29,7 +34,8 @@ RUN mkdir streams models schemas \
 COPY streams streams
 COPY models models
 COPY schemas schemas
-RUN pip install --no-deps . && leadscore --help >/dev/null
+RUN pip install --no-deps . && leadscore --help >/dev/null \
+ && python -c "import models._treeshap"  # the C code was built (else: numpy, slower)
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM base AS runtime

@@ -3,7 +3,8 @@
     python -m models.bench --model DIR [--events N] [--rows 2000]
 
 Prints fold events/s, state bytes size, features/s, single-row and batch predict rows/s and
-exact TreeSHAP CPU-us/row by rows per call (LightGBM's pred_contrib and the worker's tables),
+exact TreeSHAP CPU-us/row by rows per call (LightGBM's pred_contrib, and the worker's tables
+computed with numpy and with the C code of models/_treeshap.c when it is built),
 folding a synthetic event mix of N events.
 """
 
@@ -22,6 +23,7 @@ from models import artifact
 from models.errors import UsageError
 from models.scoring import TABLE_MIN_ROWS
 from models.state import LeadState, Obs, fold_into, state_from_bytes, state_to_bytes
+from models.treeshap import PathTables
 
 MIX = (("page_view", "pricing"), ("page_view", "blog"), ("page_view", "docs"),
        ("email_delivered", None), ("email_open", None), ("email_click", "pricing"),
@@ -82,16 +84,22 @@ def run(model_dir: str, rows: int = 2000, events: int = 200_000) -> None:
     kind = scorer.prepare_explanations()
     print(f"exact TreeSHAP ({scorer.booster.num_trees()} trees; the worker uses: {kind}), "
           "CPU-us per row")
-    print("  rows per call   LightGBM pred_contrib   tables (models.treeshap)")
+    print("  rows per call   LightGBM pred_contrib   tables, numpy   tables, C code")
     X32 = np.asarray(X, dtype=np.float32)
+    tables = PathTables(scorer.booster)
+    has_c = tables.use_native
     for n in (1, 4, 20, 100, 500):
         if n > rows:
             break
         part = X32[:n]
         lgb_us = _cpu_us_per_row(functools.partial(
             scorer.booster.predict, part, pred_contrib=True, num_threads=1), n)
-        tab_us = _cpu_us_per_row(functools.partial(scorer.contributions, part), n)
-        print(f"  {n:>13}   {lgb_us:>21,.1f}   {tab_us:>24,.1f}"
+        tables.use_native = False
+        numpy_us = _cpu_us_per_row(functools.partial(tables.contributions, part), n)
+        tables.use_native = has_c
+        c = (f"{_cpu_us_per_row(functools.partial(tables.contributions, part), n):,.1f}"
+             if has_c else "not built")
+        print(f"  {n:>13}   {lgb_us:>21,.1f}   {numpy_us:>13,.1f}   {c:>14}"
               + ("  (below TABLE_MIN_ROWS: LightGBM's)" if n < TABLE_MIN_ROWS else ""))
     t = time.perf_counter()
     for i in range(100):

@@ -98,12 +98,15 @@ def test_explanation_and_drift_parts_are_measured_on_the_model(small_model: Path
     from streams.bench.parts import Parts, measure, rows
 
     parts = measure(small_model, explain_rows=20, batch_rows=50, capacity=400)
-    assert parts.explainer == "tables"
+    assert parts.explainer == "tables" and parts.way == "C code"  # this install built it
     assert parts.tables_us > 0 and parts.pred_contrib_us > 0 and parts.reservoir_us > 0
+    assert parts.numpy_us > 0
     assert parts.psi_ms > 0 and parts.reservoir_rows == 400
     # The scan's cost spread over the events between two scans: 6 ms every 60 s at 1,000/s.
-    fixed = Parts(20, 100.0, 30.0, "tables", 0.02, 5000, 6.0, 115)
+    fixed = Parts(20, 100.0, 10.0, 30.0, "tables", "C code", 0.02, 5000, 6.0, 115)
     (name1, text1), (name2, text2) = rows(fixed, 1000.0, 60.0)
     assert (name1, name2) == ("explanations", "drift")
-    assert "30.0 CPU-us per explained row" in text1 and "100.0 with LightGBM" in text1
+    assert "10.0 CPU-us per explained row with the TreeSHAP tables in C code" in text1
+    assert "30.0 in numpy" in text1 and "100.0 with LightGBM" in text1
+    assert text1.endswith("the worker uses: tables, C code)")
     assert "0.10 CPU-us/event" in text2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -10,7 +11,19 @@ import pytest
 
 from models import artifact
 from models.scoring import TABLE_MIN_ROWS
-from models.treeshap import PathTables, explainer
+from models.treeshap import PathTables, explainer, native
+
+# Both ways of computing the tables' contributions: the C extension (models/_treeshap.c, what
+# an install with a C compiler uses) and the numpy code (the fallback without one).
+WAYS = ["c", "numpy"]
+
+
+def _tables(booster: lgb.Booster, way: str) -> PathTables:
+    tables = PathTables(booster)
+    if way == "c":
+        assert tables.use_native, "models._treeshap is not built (no C compiler at install?)"
+    tables.use_native = way == "c"
+    return tables
 
 
 def _data(seed: int, rows: int = 3000) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +54,7 @@ def _rows(booster: lgb.Booster, seed: int) -> np.ndarray:
     return np.vstack([X, probe, odd, X.astype(np.float32).astype(np.float64)])
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("params", [
     {},  # missing values as NaN, a categorical feature
@@ -48,14 +62,64 @@ def _rows(booster: lgb.Booster, seed: int) -> np.ndarray:
     {"use_missing": False},  # missing_type None: NaN is 0
     {"num_leaves": 31, "max_depth": 12, "min_data_in_leaf": 2},  # deeper paths
 ])
-def test_tables_equal_pred_contrib(seed: int, params: dict[str, object]) -> None:
+def test_tables_equal_pred_contrib(seed: int, params: dict[str, object], way: str) -> None:
     booster = _train(seed, **params)
     X = _rows(booster, seed)
     expected = booster.predict(X, pred_contrib=True)
-    got = PathTables(booster).contributions(X)
+    tables = _tables(booster, way)
+    got = tables.contributions(X)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
     # And the sum is the raw score, as TreeSHAP promises.
     np.testing.assert_allclose(got.sum(axis=1), booster.predict(X, raw_score=True), atol=1e-9)
+    # Any batch size gives the same rows (the C code has a one-row-at-a-time path for small
+    # blocks and a vectorised one for blocks of many rows; numpy works in blocks of 96).
+    for lo, hi in ((0, 1), (1, 4), (5, 12), (12, 80), (80, 300)):
+        np.testing.assert_allclose(tables.contributions(X[lo:hi]), expected[lo:hi], atol=1e-9)
+
+
+def test_the_c_code_refuses_a_structure_it_would_read_out_of_bounds() -> None:
+    booster = _train(10)
+    tables = _tables(booster, "c")
+    assert native is not None
+    X = _rows(booster, 10)[:5]
+    with pytest.raises(ValueError, match="X or out"):  # a row of the wrong width
+        native.block(tables.native, np.zeros((5, 7)), np.zeros((5, 9)), 5)
+    with pytest.raises(ValueError, match="X or out"):  # fewer rows than it says
+        native.block(tables.native, X, np.zeros((5, 9)), 6)
+    args = _native_args(booster)
+    native.prepare(*args)  # the real structure is accepted
+    for i, bad, match in (
+            (1, np.full_like(args[1], 8), "split 0"),  # a feature beyond the row
+            (8, np.full_like(args[8], 10**9), "path 0"),  # a table offset beyond the tables
+            (11, np.full_like(args[11], -1), "condition 0"),  # a node before the first
+            (14, args[14][:-1], "path")):  # ... or fewer numbers than the paths need
+        broken = list(args)
+        broken[i] = bad
+        with pytest.raises(ValueError, match=match):
+            native.prepare(*broken)
+
+
+def _native_args(booster: lgb.Booster) -> tuple[Any, ...]:
+    """What PathTables gave models._treeshap.prepare, rebuilt from its numpy structure."""
+    import models.treeshap as ts
+
+    calls: list[tuple[Any, ...]] = []
+    real = ts.native
+    assert real is not None
+
+    class Spy:
+        def prepare(self, *args: object) -> object:
+            calls.append(args)
+            return real.prepare(*args)
+
+        block = real.block
+
+    ts.native = Spy()  # type: ignore[assignment]
+    try:
+        PathTables(booster)
+    finally:
+        ts.native = real
+    return calls[0]
 
 
 def test_trees_without_splits_only_move_the_base_value() -> None:
