@@ -33,6 +33,7 @@ def policy_from(settings: Settings, partitions: int | None) -> Policy:
         significant=parse_rule(settings.significant_events.split(",")),
         partitions=partitions,
         contacted_quiet_s=settings.feedback_contacted_hours * 3600,
+        record_cache=settings.record_cache,
     )
 
 

@@ -57,6 +57,7 @@ from streams.core.partitioner import partition_for
 from streams.core.percentile import ScoreHistogram
 from streams.core.quality import label_of, observe_outcome, remember_score, version_bytes
 from streams.core.record import LeadRecord, anon_key, lead_key
+from streams.core.recordcache import RecordCache
 from streams.core.significance import DEFAULT_RULE, SignificanceRule
 
 OUTCOME_TYPES = frozenset({"converted", "disqualified", "lost"})
@@ -111,6 +112,8 @@ class Policy:
     contacted_quiet_s: float = 72 * 3600.0
     # Scored feature rows kept for drift (streams.core.drift): the most recent this many.
     drift_rows: int = 5000
+    # Decoded lead records kept between batches (streams.core.recordcache); 0: none.
+    record_cache: int = 0
 
 
 @dataclass
@@ -210,6 +213,7 @@ class Processor:
         self.clock = clock
         self.histogram = histogram or ScoreHistogram()
         self.recent = RecentRows(len(scorer.config.names), policy.drift_rows)
+        self.cache = RecordCache(policy.record_cache)
         # The artifact's reference.json (drift), when it has one: set by streams.runtime.
         self.reference: dict[str, Any] | None = None
         # A second model scoring the same rows in shadow (its results to topics.shadow).
@@ -289,7 +293,12 @@ class _Batch:
     def record(self, key: str) -> LeadRecord | None:
         if key not in self.records:
             raw = self.leads.get(key)
-            self.records[key] = LeadRecord.from_bytes(raw) if raw is not None else None
+            rec = None
+            if raw is not None:
+                rec = self.p.cache.take(key, raw)
+                if rec is None:
+                    rec = LeadRecord.from_bytes(raw)
+            self.records[key] = rec
         return self.records[key]
 
     def record_or_new(self, key: str) -> LeadRecord:
@@ -584,9 +593,16 @@ class _Batch:
 
     # ------------------------------------------------------------------ writes
     def finish(self) -> BatchResult:
+        cache = self.p.cache
         for key, i in self.touched.items():
             rec = self.records.get(key)
-            self.result.writes.append(Write("leads", key, rec.to_bytes() if rec else None, i))
+            if rec is None:
+                self.result.writes.append(Write("leads", key, None, i))
+                cache.discard(key)
+                continue
+            value = rec.to_bytes()
+            self.result.writes.append(Write("leads", key, value, i))
+            cache.put(key, value, rec)
         for anon, (lead, i) in self.alias_writes.items():
             self.result.writes.append(Write("aliases", anon, lead.encode(), i))
         return self.result

@@ -18,6 +18,7 @@ so Prometheus pools calibration exactly (deploy/prometheus/rules).
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ from models.metrics import ece
 from streams.core.record import LeadRecord
 
 DAY = 86400
+_F32 = struct.Struct("<f")
 HISTORY_DAYS = 35  # covers the longest look-back, plus a few days of slack (per version)
 LOOKBACKS = (7, 30)
 TIERS = ("hot", "warm", "cold")
@@ -47,6 +49,9 @@ def remember_score(rec: LeadRecord, at: float, probability: float, version: byte
     """The day's entry of this model version (a later score the same day replaces it; a
     challenger in shadow has entries of its own), oldest dropped beyond ``HISTORY_DAYS``."""
     day = int(at // DAY)
+    # As the record format stores it (float32), so a record kept in memory between batches
+    # (streams.core.recordcache) holds what one read back from the table would.
+    probability = _F32.unpack(_F32.pack(probability))[0]
     hist = rec.history
     i = len(hist) - 1
     while i >= 0 and hist[i][0] == day:
