@@ -21,16 +21,18 @@ fold), because rows of one lead are strongly correlated: drawn row by row, isoto
 knots were fitted on the held-out rows' own leads, won on CV log-loss, and then missed the
 mid bands of fresh leads by 0.15-0.17 (journey, 15,000 leads) where the spline, chosen by
 the same rule with folds by lead, missed by 0.07-0.11 and had the lower log-loss on them.
-A method is admissible when every 10-point score band from 50 up (Warm and Hot, the bands a
-rep acts on) with at least 20 rows is within the larger of 0.05 and two binomial standard
-errors of its observed conversion rate; among admissible methods the lowest log-loss (a
-proper score, probabilities clipped at 1e-6 so isotonic plateaus at 0 or 1 stay finite)
-wins. If none is admissible, the lowest log-loss wins too: the band check could not tell
-them apart, and the proper score can (it used to be the smallest band error, which took
-isotonic on 30,000 journey leads, where the spline had the lower log-loss and, on a fresh
-population, the lower Brier score, ECE and worst band against the truth: 0.088 / 0.099 at
-events / uniform times against 0.160 / 0.173). The winner is refitted on the whole
-calibration fold.
+A method is admissible when every 10-point score band (0-9 ... 90-100) with at least 20 rows
+passes the issue's target rule on its out-of-fold probabilities (`band_errors`): within 0.05
+of its observed rate, or its 95% interval over leads is wider than 0.1 and reaches that
+window. Among admissible methods the lowest log-loss (a proper score, probabilities clipped
+at 1e-6 so isotonic plateaus at 0 or 1 stay finite) wins; if none is admissible, the lowest
+log-loss wins too (the bands could not tell them apart, and the proper score can). WHY the
+bands over leads and the whole range: the check before (Warm and Hot only, tolerance of two
+binomial standard errors over rows) was too tight for rows that share a lead's fate, failed
+every method on some band by a few thousandths, and its fallback (the smallest band error,
+since replaced) picked beta on held-out intent leads where the spline was better on fresh
+leads (worst band 0.054 / 0.047 at events / uniform against 0.033 / 0.031); and mid bands
+miss as much as the top ones. The winner is refitted on all the calibration rows.
 """
 
 from __future__ import annotations
