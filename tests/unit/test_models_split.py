@@ -153,3 +153,22 @@ def _auc(score: np.ndarray, y: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, score))
+
+
+def test_leadscore_train_cross_fits_by_default_and_says_so(small_model) -> None:  # type: ignore[no-untyped-def]
+    """The shared real artifact (trained with the defaults on simulated history): its
+    summary names the split, the folds' early-stopping points and the kept model's trees."""
+    import orjson
+
+    summary = orjson.loads((small_model / "training_summary.json").read_bytes())
+    manifest = orjson.loads((small_model / "manifest.json").read_bytes())
+    assert summary["split"] == "crossfit"
+    assert manifest["train_config"]["calibration_split"] == "crossfit"
+    cross = summary["cross_fit"]
+    assert cross["folds"] == 4 and len(cross["iterations"]) == 4
+    assert cross["final_iterations"] == max(1, round(sum(cross["iterations"]) / 4))
+    assert summary["best_iteration"] == cross["final_iterations"]
+    folds = summary["folds"]
+    # Every row before the test fold is a calibration row, scored out of fold.
+    assert folds["calibration"]["rows"] + folds["test"]["rows"] == summary["snapshots"]
+    assert folds["train"]["rows"] <= folds["calibration"]["rows"]
