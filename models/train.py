@@ -242,8 +242,12 @@ def fit_cross(s: Snapshots, train: np.ndarray, cal: np.ndarray, cfg: TrainConfig
     raw = np.full(len(s.y), np.nan)
     iterations = []
     for k in range(cfg.calibration_folds):
-        scored = cal & (fold == k)
-        model, best = fit_trees(s, train & (fold != k), scored, cfg, names, cat)
+        scored, learn = cal & (fold == k), train & (fold != k)
+        if len(np.unique(s.y[scored])) < 2 or len(np.unique(s.y[learn])) < 2:
+            raise UsageError(f"cross-fitting fold {k + 1} of {cfg.calibration_folds} has no "
+                             "conversion or no non-conversion: more leads required, or fewer "
+                             "--calibration-folds")
+        model, best = fit_trees(s, learn, scored, cfg, names, cat)
         raw[scored] = model.predict(s.X[scored], raw_score=True)
         iterations.append(best)
     rounds = max(1, int(round(float(np.mean(iterations)))))

@@ -172,3 +172,15 @@ def test_leadscore_train_cross_fits_by_default_and_says_so(small_model) -> None:
     # Every row before the test fold is a calibration row, scored out of fold.
     assert folds["calibration"]["rows"] + folds["test"]["rows"] == summary["snapshots"]
     assert folds["train"]["rows"] <= folds["calibration"]["rows"]
+
+
+def test_a_fold_without_both_outcomes_is_a_usage_error() -> None:
+    """Eight leads, one of which converts: some fold's leads never convert, and early
+    stopping or a calibrator on it would mean nothing, so training stops with a message."""
+    s = _snapshots(5, leads=8)
+    s.y[:] = 0
+    s.y[s.lead == 0] = 1
+    cfg = TrainConfig(seed=5, calibration_split="crossfit")
+    train, cal, _ = split_folds(s, cfg)
+    with pytest.raises(UsageError, match="cross-fitting fold"):
+        fit_cross(s, train, cal, cfg, ["f"], [])
