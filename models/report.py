@@ -372,9 +372,11 @@ def render(m: dict[str, Any], summary: dict[str, Any] | None = None,
     if sel.get("methods"):
         cal_html = (f"<h2>Calibration</h2><p>Chosen: <b>{html.escape(str(cal.get('method')))}"
                     f"</b> ({html.escape(str(sel.get('by', '')))}), by 5-fold cross-validation"
-                    " on the calibration fold.</p>" + _table(
-                        ("method", "CV log-loss", "CV Brier", "worst Warm/Hot band excess"),
-                        [(k, v["log_loss"], v["brier"], v["top_band_excess"])
+                    " (folds by lead) on the calibration rows.</p>" + _table(
+                        ("method", "CV log-loss", "CV Brier", "worst band excess"),
+                        # artifacts before the whole-range check name it top_band_excess
+                        [(k, v["log_loss"], v["brier"],
+                          v.get("band_excess", v.get("top_band_excess")))
                          for k, v in sel["methods"].items()]))
     alerts_html = _alerts(m["alerts"]) if m.get("alerts") else ""
     imp = m.get("plots", {}).get("importance", [])[:20]

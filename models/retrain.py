@@ -29,7 +29,7 @@ from models import artifact
 from models.errors import UsageError
 from models.metrics import ece
 from models.snapshots import SnapshotConfig, build, read_events
-from models.train import TrainConfig, split_by_time
+from models.train import TrainConfig, split_folds
 from models.train import run as train
 
 MARGIN = 0.01  # relative log-loss improvement a challenger needs
@@ -100,8 +100,7 @@ def run(events_path: str, champion_dir: str, out_dir: str, config: TrainConfig |
     if len(snaps_a.y) != len(snaps_b.y) or not np.array_equal(snaps_a.at, snaps_b.at):
         raise UsageError("the champion's and the challenger's snapshots differ; compare them "
                          "with leadscore evaluate instead")
-    _, _, test = split_by_time(snaps_b.at, cfg.label_days, cfg.train_fraction,
-                               cfg.calibration_fraction)
+    _, _, test = split_folds(snaps_b, cfg)
     if test.sum() < 50:
         raise UsageError(f"only {int(test.sum())} test snapshots: too few to compare")
     y = snaps_b.y[test].astype(np.float64)

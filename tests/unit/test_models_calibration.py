@@ -133,12 +133,43 @@ def test_without_a_reliable_method_the_lowest_log_loss_is_chosen() -> None:
 
     # Measured on 30,000 journey leads: no method passed the band check, and the smallest
     # band error (isotonic) lost to the spline on a fresh population on every count.
-    ms = {"isotonic": {"top_band_excess": 0.02, "log_loss": 0.4102},
-          "spline": {"top_band_excess": 0.09, "log_loss": 0.4087},
-          "platt": {"top_band_excess": 0.15, "log_loss": 0.4120}}
-    assert pick(ms) == ("spline", "no method had reliable Warm/Hot bands: lowest CV log-loss")
+    ms = {"isotonic": {"band_excess": 0.02, "log_loss": 0.4102},
+          "spline": {"band_excess": 0.09, "log_loss": 0.4087},
+          "platt": {"band_excess": 0.15, "log_loss": 0.4120}}
+    assert pick(ms) == ("spline", "no method had reliable score bands: lowest CV log-loss")
     # With a reliable method, the reliable one with the lowest log-loss, even if another has
     # a lower log-loss.
-    ms["beta"] = {"top_band_excess": 0.0, "log_loss": 0.4110}
-    ms["platt"]["top_band_excess"] = 0.0
+    ms["beta"] = {"band_excess": 0.0, "log_loss": 0.4110}
+    ms["platt"]["band_excess"] = 0.0
     assert pick(ms)[0] == "beta"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_band_is_judged_by_how_many_leads_it_holds_not_rows(seed: int) -> None:
+    """A band predicted 0.65 that converts 0.55: from 12 leads of 40 rows each the leads'
+    interval is wide and reaches the window, so the miss is no evidence against the method;
+    from 480 leads of one row each it is, by the same 0.10. Row-based errors (two binomial
+    standard errors over 480 rows) would fail both."""
+    rng = np.random.default_rng(seed)
+    p = np.full(480, 0.65)
+    few = np.repeat(np.arange(12), 40)
+    fate = np.zeros(12)
+    fate[rng.permutation(12)[:7]] = 1.0  # 7 of 12 leads convert: 0.58
+    y_few = fate[few]
+    by_leads = band_errors(p, y_few, groups=few)[0]
+    by_rows = band_errors(p, y_few)[0]
+    assert by_rows["excess"] > 0.0 and by_leads["excess"] == 0.0
+    many = np.arange(480)
+    y_many = (rng.permutation(480) < 264).astype(float)  # 0.55 observed, 480 leads
+    assert band_errors(p, y_many, groups=many)[0]["excess"] > 0.0
+
+
+def test_bands_are_checked_across_the_whole_range() -> None:
+    """The target is every band, not only Warm and Hot: a mid band off by 0.15 on 2,000
+    leads makes a method inadmissible."""
+    p = np.concatenate([np.full(2000, 0.35), np.full(2000, 0.05)])
+    y = np.concatenate([(np.arange(2000) < 1000).astype(float),
+                        (np.arange(2000) < 100).astype(float)])
+    bands = band_errors(p, y, groups=np.arange(4000))
+    assert [b["band"] for b in bands] == [0, 30]
+    assert bands[0]["excess"] == 0.0 and bands[1]["excess"] > 0.1
