@@ -5,6 +5,7 @@ from the table scan, and their gauges."""
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 import orjson
@@ -37,9 +38,12 @@ def test_history_keeps_one_entry_per_day_and_is_bounded() -> None:
         remember_score(rec, d * 86400 + 100, 0.1, V)
         remember_score(rec, d * 86400 + 200, d / 100, V)  # the day's last score wins
     assert len(rec.history) == HISTORY_DAYS - 1 or len(rec.history) == HISTORY_DAYS
-    assert rec.history[-1] == (59, 0.59, V)
+    # The probability as the record stores it (float32): the history in memory is what a
+    # record read back from the table holds (streams.core.recordcache relies on it).
+    assert rec.history[-1] == (59, struct.unpack("<f", struct.pack("<f", 0.59))[0], V)
+    assert rec.history[-1][1] == pytest.approx(0.59, abs=1e-7)
     assert all(b[0] == a[0] + 1 for a, b in zip(rec.history, rec.history[1:], strict=False))
-    assert len(LeadRecord.from_bytes(rec.to_bytes()).history) == len(rec.history)
+    assert LeadRecord.from_bytes(rec.to_bytes()).history == rec.history
 
 
 def test_an_outcome_is_joined_with_the_scores_7_and_30_days_before() -> None:
