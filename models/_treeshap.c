@@ -1,13 +1,15 @@
-/* The TreeSHAP tables' per-row work in C: models/treeshap.py's PathTables._block, one row at
- * a time instead of numpy calls over a block.
+/* The TreeSHAP tables' per-row work in C: what models/treeshap.py's PathTables._block does
+ * with numpy calls over a block of rows.
  *
  * Why: with the tables built at model load, what is left per row is a split decision per
  * node, a bit pattern per path and one table lookup per (path, feature). In numpy that is a
  * dozen calls over (rows x 4,500) work arrays, ~60 CPU-us a row on the bench's 66-tree model
  * and a fixed cost per call that made LightGBM's own pred_contrib cheaper under 4 rows. Here
- * it is a few microseconds a row at any batch size, with the GIL released while it runs.
+ * it is 10-30 CPU-us a row at any batch size. The GIL is kept: a call lasts tens of
+ * microseconds to a millisecond, and a thread that releases it waits for it back behind
+ * the consumer thread's Python (up to the 5 ms switch interval) on the latency path.
  *
- * Built by setuptools as an optional extension (pyproject.toml): where there is no C
+ * Built by setuptools as an optional extension (setup.py): where there is no C
  * compiler the import fails and PathTables keeps its numpy code, which gives the same
  * numbers. Both are checked against LightGBM's pred_contrib (tests/unit/test_treeshap.py).
  *
@@ -208,7 +210,7 @@ static PyObject *block(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
+    {
     unsigned char fol[BLOCK];
     uint16_t pat[BLOCK]; /* d <= 16 (PathTables refuses deeper paths) */
     for (Py_ssize_t r0 = 0; r0 < n; r0 += BLOCK) {
@@ -287,7 +289,7 @@ static PyObject *block(PyObject *self, PyObject *args) {
             for (Py_ssize_t f = 0; f < nf; f++) o_row[f] += acc[f * BLOCK + r];
         }
     }
-    Py_END_ALLOW_THREADS
+    }
     result = Py_None;
     Py_INCREF(result);
 done:
