@@ -30,7 +30,7 @@ import orjson
 
 from models.state import T
 from streams.commands.produce import route_lines
-from streams.core.processing import Message, Output, Processor
+from streams.core.processing import Message, Output, Processor, Write
 from streams.core.record import LEAD, LeadRecord
 from streams.settings import Settings, get_settings
 
@@ -46,6 +46,16 @@ def messages_from_lines(lines: Iterable[bytes], settings: Settings) -> Iterator[
         yield Message(r.topic, 0, offset, r.key, r.value)
 
 
+def apply_writes(writes: Iterable[Write], tables: MemoryTables) -> None:
+    """A batch's table writes, as the worker's RocksDB write would apply them."""
+    for w in writes:
+        target = tables.leads if w.table == "leads" else tables.aliases
+        if w.value is None:
+            target.pop(w.key, None)
+        else:
+            target[w.key] = w.value
+
+
 def run(proc: Processor, messages: Iterable[Message], batch_size: int = 500,
         tables: MemoryTables | None = None) -> tuple[MemoryTables, list[Output]]:
     """Process everything, looping handoffs back; return the tables and the other outputs."""
@@ -55,12 +65,7 @@ def run(proc: Processor, messages: Iterable[Message], batch_size: int = 500,
     while queue:
         batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
         result = proc.process(batch, tables.leads, tables.aliases)
-        for w in result.writes:
-            target = tables.leads if w.table == "leads" else tables.aliases
-            if w.value is None:
-                target.pop(w.key, None)
-            else:
-                target[w.key] = w.value
+        apply_writes(result.writes, tables)
         for out in result.outputs:
             if out.topic == proc.topics.handoff:
                 queue.append(Message(out.topic, 0, 0, out.key, out.value))

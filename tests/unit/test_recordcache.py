@@ -9,7 +9,7 @@ import pytest
 
 from models.artifact import load
 from models.scoring import Scorer
-from streams.commands.replay import messages_from_lines
+from streams.commands.replay import MemoryTables, apply_writes, messages_from_lines
 from streams.core.processing import Message, Output, Policy, Processor, TopicNames
 from streams.core.record import LeadRecord
 from streams.core.recordcache import RecordCache
@@ -35,15 +35,10 @@ def messages(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return list(messages_from_lines(lines, Settings(model_dir=small_model)))
 
 
-def _step(proc: Processor, batch: list[Message], leads: dict[str, bytes],
-          aliases: dict[str, bytes]) -> tuple[list[Output], list[tuple[str, str, bytes | None]]]:
-    result = proc.process(batch, leads, aliases)
-    for w in result.writes:
-        table = leads if w.table == "leads" else aliases
-        if w.value is None:
-            table.pop(w.key, None)
-        else:
-            table[w.key] = w.value
+def _step(proc: Processor, batch: list[Message], tables: MemoryTables
+          ) -> tuple[list[Output], list[tuple[str, str, bytes | None]]]:
+    result = proc.process(batch, tables.leads, tables.aliases)
+    apply_writes(result.writes, tables)
     return result.outputs, [(w.table, w.key, w.value) for w in result.writes]
 
 
@@ -57,13 +52,12 @@ def test_every_output_and_write_is_the_same_with_and_without_the_cache(
     for capacity in (0, 100_000, 50):  # off, everything, and evicting all the time
         proc = Processor(scorer, TopicNames(), Policy(max_age=None, record_cache=capacity),
                          clock=lambda: NOW)
-        leads: dict[str, bytes] = {}
-        aliases: dict[str, bytes] = {}
+        tables = MemoryTables()
         queue = _batches(messages, 40)
         outs: list[list[Output]] = []
         writes: list[list[tuple[str, str, bytes | None]]] = []
         while queue:
-            out, w = _step(proc, queue.pop(0), leads, aliases)
+            out, w = _step(proc, queue.pop(0), tables)
             handoffs = [Message(o.topic, 0, 0, o.key, o.value) for o in out
                         if o.topic == proc.topics.handoff]
             if handoffs:
@@ -83,19 +77,19 @@ def test_a_value_changed_in_the_table_is_decoded_not_taken_from_the_cache(
     cached = Processor(scorer, TopicNames(), Policy(max_age=None, record_cache=100_000),
                        clock=lambda: NOW)
     plain = Processor(scorer, TopicNames(), Policy(max_age=None), clock=lambda: NOW)
-    tables = [({}, {}), ({}, {})]  # type: ignore[var-annotated]
+    tables = [MemoryTables(), MemoryTables()]
     batches = [b for b in _batches(messages, 40)]
     for n, batch in enumerate(batches):
-        results = [_step(p, batch, *t) for p, t in zip((cached, plain), tables, strict=True)]
+        results = [_step(p, batch, t) for p, t in zip((cached, plain), tables, strict=True)]
         assert results[0] == results[1]
         if n == len(batches) // 2:
             # Someone else's state for every lead: the last published score forgotten, so
             # the next score of each is published whatever its size.
-            for leads, _ in tables:
-                for key, raw in list(leads.items()):
+            for t in tables:
+                for key, raw in list(t.leads.items()):
                     rec = LeadRecord.from_bytes(raw)
                     rec.published_score = rec.published_probability = None
-                    leads[key] = rec.to_bytes()
+                    t.leads[key] = rec.to_bytes()
             assert len(cached.cache) > 100
 
 
