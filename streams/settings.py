@@ -318,14 +318,13 @@ class Settings(BaseSettings):
         "what is fetched). Env: LEADSCORE_ORDER_WAIT_MS.",
     )
     record_cache: int = Field(
-        0,
+        5000,
         ge=0,
         description="Decoded lead records kept in memory between batches, the most recently "
         "written ones, so a busy lead's record is not decoded again every batch (decoding "
         "was ~13% of the worker at 2,000 events/s). A record is reused only when the table "
         "still holds exactly the bytes written from it. Each costs ~6-10 KiB: 5,000 is "
-        "~30-50 MiB. 0 (the default): off, until a divergence seen with it on in one broker "
-        "test is explained (README, Performance). Env: LEADSCORE_RECORD_CACHE.",
+        "~30-50 MiB. 0: off. Env: LEADSCORE_RECORD_CACHE.",
     )
     commit_interval_ms: float = Field(
         100.0,

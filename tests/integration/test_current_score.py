@@ -12,6 +12,7 @@ import subprocess
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 
+from models.state import T
 from schemas import ScoreChange
 from streams.core.record import LEAD, LeadRecord
 from streams.settings import Settings
@@ -89,10 +90,22 @@ def test_last_score_change_per_lead_is_the_current_score_under_default_settings(
     assert replay_last.keys() <= last.keys()
     for lead in last.keys() - replay_last.keys():
         assert not math.isnan(records[lead].state.closed_at), lead
+    compared = 0
     for lead, score in final.items():
+        rec = records[lead]
+        if rec.scored_at != rec.state.ts[T["last"]]:
+            # Its last events were not significant, so the worker (by design) has not scored
+            # the state they made: replay's final score is of a later state. Which events
+            # share a batch with the last significant one depends on the worker's timing, so
+            # this held on some runs and not others (7 points off on one lead). The topic
+            # against the worker's own score is checked above for every lead.
+            continue
+        compared += 1
         # What a CRM reads is the lead's final score (replay's, from the same final state as
         # the worker's: tests/integration/test_delivery.py) within MIN_SCORE_CHANGE.
         assert abs(last[lead].score - score) < min_change, (lead, last[lead].score, score)
+    print(f"compared with replay's final score: {compared} of {len(final)} leads")
+    assert compared > len(final) // 2
     for lead, change in replay_last.items():
         # Not always equal: which scores are computed (and so published) depends on batch
         # boundaries and on how the five topics interleave; both end within MIN_SCORE_CHANGE.
