@@ -90,10 +90,10 @@ def test_last_score_change_per_lead_is_the_current_score_under_default_settings(
     assert replay_last.keys() <= last.keys()
     for lead in last.keys() - replay_last.keys():
         assert not math.isnan(records[lead].state.closed_at), lead
+    on_final = {lead for lead, r in records.items() if r.scored_at == r.state.ts[T["last"]]}
     compared = 0
     for lead, score in final.items():
-        rec = records[lead]
-        if rec.scored_at != rec.state.ts[T["last"]]:
+        if lead not in on_final:
             # Its last events were not significant, so the worker (by design) has not scored
             # the state they made: replay's final score is of a later state. Which events
             # share a batch with the last significant one depends on the worker's timing, so
@@ -107,6 +107,8 @@ def test_last_score_change_per_lead_is_the_current_score_under_default_settings(
     print(f"compared with replay's final score: {compared} of {len(final)} leads")
     assert compared > len(final) // 2
     for lead, change in replay_last.items():
+        if lead not in on_final:
+            continue  # as above: the worker did not score its final state, replay may have
         # Not always equal: which scores are computed (and so published) depends on batch
         # boundaries and on how the five topics interleave; both end within MIN_SCORE_CHANGE.
         assert abs(last[lead].score - change.score) < min_change, lead
