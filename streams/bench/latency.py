@@ -107,17 +107,21 @@ class Latency:
     # same events: cumulative (upper bound, count) per bucket, from /metrics before and after.
     worker_buckets: list[tuple[float, float]]
     worker_cores: float = math.nan  # the worker's CPU time while sending / wall time
+    linger_ms: float = 0.0  # the sending producer's linger.ms
 
 
 def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
-                   rates: list[float], seconds: float) -> list[Latency]:
+                   rates: list[float], seconds: float, linger_ms: float = 5.0
+                   ) -> list[Latency]:
     """Restart the worker with LEADSCORE_MIN_SCORE_CHANGE=0; once it scores a probe, send
-    pricing views at each rate in turn for ``seconds`` and match each to its score change."""
+    pricing views at each rate in turn for ``seconds`` and match each to its score change.
+    ``linger_ms``: the sending producer's linger.ms (timed: latency starts at produce())."""
     reader = ChangeReader(run.client, s.topic_changes)
     out: list[Latency] = []
     try:
         with worker(run, worker_env(run, s, web_port, 0), "worker-latency") as proc:
-            producer = _wait_probe(run, s, reader, proc, leads[0], uuid.uuid4().hex[:8])
+            producer = _wait_probe(run, s, reader, proc, leads[0], uuid.uuid4().hex[:8],
+                                   linger_ms)
             for rate in rates:
                 tag = uuid.uuid4().hex[:8]
                 before = scrape_histogram(web_port, LATENCY_METRIC)
@@ -137,7 +141,7 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                 times = list(sender.sent_at.values())
                 span = max(times) - min(times) if len(times) > 1 else math.nan
                 out.append(Latency(rate, len(times), len(lat), lat, (len(times) - 1) / span,
-                                   histogram_delta(after, before), cores))
+                                   histogram_delta(after, before), cores, linger_ms))
     finally:
         reader.close()
     return out
@@ -158,12 +162,12 @@ def scrape_histogram(web_port: int, name: str) -> dict[float, float]:
 
 
 def _wait_probe(run: Run, s: Settings, reader: ChangeReader, proc: subprocess.Popen[bytes],
-                lead: str, tag: str) -> Any:
+                lead: str, tag: str, linger_ms: float) -> Any:
     """The worker has recovered its tables and loaded the model once it scores one event:
     without this its start-up would be measured as the first events' latency. Returns the
-    producer that sent the probe (no batching delay on purpose), warmed up for the senders."""
+    producer that sent the probe, warmed up for the senders."""
     eid = f"bench-probe-{tag}"
-    producer = _producer(run.client, linger_ms=0)
+    producer = _producer(run.client, linger_ms=linger_ms)
     for r in route_lines(iter([pricing_view(eid, lead)]), s, s.topic_website):
         _send(producer, r.topic, r.key, r.value)
     producer.flush(30)

@@ -35,7 +35,7 @@ from streams.bench.prepare import (
 )
 from streams.bench.report import fmt_rate, render_table, report_rows
 from streams.bench.scorer import scorer_throughput
-from streams.commands.args import Parser, positive_float, positive_int
+from streams.commands.args import Parser, non_negative_float, positive_float, positive_int
 from streams.kafkaconfig import KafkaUnavailable
 from streams.local import kafka as localkafka
 from streams.settings import Settings, describe_invalid
@@ -62,6 +62,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    "(default: 300,2000)")
     p.add_argument("--seconds", type=positive_float, default=20.0, metavar="S",
                    help="latency phase: how long to send at each rate (default: 20)")
+    p.add_argument("--sender-linger-ms", type=non_negative_float, default=5.0, metavar="MS",
+                   help="latency phase: linger.ms of the producer that sends the pricing "
+                   "views (default: 5). Latency is timed from produce(), so this wait is "
+                   "inside the figures. Why not 0: a site's event collector batches, and a "
+                   "producer with linger 0 sends each event as its own request; at 2,000/s "
+                   "that cost the broker ~0.2 cores and this process ~0.1 more, on the cores "
+                   "the measured worker shares with them")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="also measure N workers sharing the partitions (aggregate rate; "
                    "give --partitions 8 for 2 workers); default: 1 (only the one worker)")
@@ -106,7 +113,8 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
         run.sample_load(f"{args.workers} workers")
         say(f"{args.workers} workers: {fmt_rate(tps[-1].events_per_s)} in all")
     say("latency: restarting the worker with LEADSCORE_MIN_SCORE_CHANGE=0")
-    lats = scorer_latency(run, scorer_s, ev.leads, web_port, args.rate, args.seconds)
+    lats = scorer_latency(run, scorer_s, ev.leads, web_port, args.rate, args.seconds,
+                          args.sender_linger_ms)
     run.sample_load("latency")
     say("explanations and drift: measured in this process")
     assert run.model is not None

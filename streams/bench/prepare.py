@@ -191,7 +191,7 @@ def create_topics(run: Run, names: list[str], compacted: list[str], partitions: 
             raise UsageError(f"cannot create topic {name}: {exc}") from None
 
 
-def _producer(client: dict[str, Any], linger_ms: int = 5) -> Any:
+def _producer(client: dict[str, Any], linger_ms: float = 5) -> Any:
     """Configured like ``leadscore produce`` (Kafka's murmur2 partitioner, as Faust expects)."""
     from confluent_kafka import Producer
 

@@ -61,7 +61,8 @@ def latency_rows(lat: Latency, seconds: float) -> list[tuple[str, str]]:
         ("event-to-score latency", f"at {lat.rate:,.0f}/s: p50 {fmt_ms(q[50])}, p90 "
                                    f"{fmt_ms(q[90])}, p99 {fmt_ms(q[99])}, max {fmt_ms(worst)}"),
         ("", f"{lat.matched:,} of {lat.sent:,} pricing views matched (produce() -> score "
-             f"change read), sent at {lat.send_rate:,.0f}/s for {seconds:g} s"),
+             f"change read), sent at {lat.send_rate:,.0f}/s for {seconds:g} s by a "
+             f"producer with linger.ms {lat.linger_ms:g}"),
         ("", f"the worker's own histogram (what Grafana shows): p50 {fmt_ms(w50)}, p99 "
              f"{fmt_ms(w99)} (record timestamp -> change acknowledged; bucket-interpolated)"),
         ("", f"the worker used {lat.worker_cores:.2f} cores while they were sent "

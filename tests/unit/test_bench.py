@@ -94,6 +94,15 @@ def test_rates_are_a_comma_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+def test_sender_linger_is_a_non_negative_number(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args([]).sender_linger_ms == 5.0
+    assert parse_args(["--sender-linger-ms", "0"]).sender_linger_ms == 0.0
+    with pytest.raises(SystemExit):
+        parse_args(["--sender-linger-ms", "-1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "must be >= 0" in err[0]
+
+
 def test_explanation_and_drift_parts_are_measured_on_the_model(small_model: Path) -> None:
     from streams.bench.parts import Parts, measure, rows
 
