@@ -5,7 +5,9 @@ worker would hand them over (routed to their topics and partitions, batches of
 ``--batch``, the handoffs looped back), with in-memory tables, as ``leadscore replay`` does.
 Printed: CPU-microseconds per event (this process's CPU time over the events), so the cost
 of validation, state, features, scoring and explanations can be told from the cost of
-Kafka and Faust in ``python -m streams.bench``'s CPU per event.
+Kafka and Faust in ``python -m streams.bench``'s CPU per event. The garbage collector is
+settled first as the worker does (``settle_garbage_collector``); without it every full
+collection walked this process's start-up heap and the figure was not the worker's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from streams.commands.args import Parser, positive_int
 from streams.core.processing import Message, partition_for
 from streams.runtime import build_processor
 from streams.settings import Settings
+from streams.worker.agents.lead_events import settle_garbage_collector
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = args.partitions
     messages = [Message(topic, partition_for(key, n) if key else 0, i, key, value)
                 for i, (topic, key, value) in enumerate(route(lines, s))]
+    settle_garbage_collector()
     started = time.process_time()
     # The loop replay runs (handoffs looped back), so the figure is what replay and the worker
     # share: Processor.process plus applying its writes.
