@@ -22,6 +22,7 @@
  * the build fails and the Python code is used. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,6 +57,38 @@ static PyObject *S_state, *S_score, *S_probability, *S_tier, *S_scored_at, *S_al
     *S_in_hot, *S_last_spike_at, *S_spike_score, *S_last_decline_at, *S_decline_score,
     *S_half_lives, *S_buckets, *S_totals, *S_misc, *S_ts, *S_decay, *S_decay_ref, *S_recent,
     *S_features, *S_integrations, *S_profile, *S_deal_value, *S_origin, *S_merged;
+
+/* LeadState's __slots__ by index: their offsets in the object, read from the type's member
+ * descriptors at configure() (0: not a plain object slot; the attribute protocol is used). A
+ * state is read and written through them directly, as its slot descriptors would. */
+enum { L_HALF_LIVES, L_BUCKETS, L_TOTALS, L_MISC, L_TS, L_DECAY, L_DECAY_REF, L_RECENT,
+       L_FEATURES, L_INTEGRATIONS, L_PROFILE, L_DEAL_VALUE, L_ORIGIN, L_MERGED, L_COUNT };
+static PyObject **SLOT_NAME[L_COUNT] = {
+    &S_half_lives, &S_buckets, &S_totals, &S_misc, &S_ts, &S_decay, &S_decay_ref, &S_recent,
+    &S_features, &S_integrations, &S_profile, &S_deal_value, &S_origin, &S_merged};
+static Py_ssize_t SLOT_AT[L_COUNT];
+
+/* A new reference to the slot's value (AttributeError as Python gives when it is unset). */
+static PyObject *get_slot(PyObject *s, int i) {
+    if (SLOT_AT[i] && Py_TYPE(s) == (PyTypeObject *)C.state) {
+        PyObject *v = *(PyObject **)((char *)s + SLOT_AT[i]);
+        if (v != NULL) return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(s, *SLOT_NAME[i]);
+}
+
+/* Set a slot of a state made here (its type exactly LeadState), taking the reference to v
+ * (NULL: an error already set). */
+static int put_slot(PyObject *s, int i, PyObject *v) {
+    if (v == NULL) return -1;
+    if (SLOT_AT[i]) {
+        Py_XSETREF(*(PyObject **)((char *)s + SLOT_AT[i]), v);
+        return 0;
+    }
+    int rc = PyObject_SetAttr(s, *SLOT_NAME[i], v);
+    Py_DECREF(v);
+    return rc;
+}
 
 /* ------------------------------------------------------------------------------ decoding */
 
@@ -222,13 +255,13 @@ static PyObject *state_from(const rd_t *r, Py_ssize_t at, long long *end) {
         if (v == NULL) { Py_DECREF(hl); goto fail; }
         PyTuple_SET_ITEM(hl, i, v);
     }
-    if (put(s, S_half_lives, hl) < 0) goto fail;
+    if (put_slot(s, L_HALF_LIVES, hl) < 0) goto fail;
     p += 8 * nhl;
-    if (put(s, S_decay, float_list(p, nd)) < 0) goto fail;
+    if (put_slot(s, L_DECAY, float_list(p, nd)) < 0) goto fail;
     p += 8 * nd;
-    if (put(s, S_misc, float_list(p, nm)) < 0) goto fail;
+    if (put_slot(s, L_MISC, float_list(p, nm)) < 0) goto fail;
     p += 8 * nm;
-    if (put(s, S_ts, float_list(p, nt)) < 0) goto fail;
+    if (put_slot(s, L_TS, float_list(p, nt)) < 0) goto fail;
     p += 8 * nt;
     PyObject *totals = PyList_New(k);
     if (totals == NULL) goto fail;
@@ -237,10 +270,10 @@ static PyObject *state_from(const rd_t *r, Py_ssize_t at, long long *end) {
         if (v == NULL) { Py_DECREF(totals); goto fail; }
         PyList_SET_ITEM(totals, i, v);
     }
-    if (put(s, S_totals, totals) < 0) goto fail;
-    if (put(s, S_decay_ref, PyFloat_FromDouble(decay_ref)) < 0
-        || put(s, S_deal_value, PyFloat_FromDouble(deal_value)) < 0
-        || put(s, S_origin, PyLong_FromLongLong(origin)) < 0)
+    if (put_slot(s, L_TOTALS, totals) < 0) goto fail;
+    if (put_slot(s, L_DECAY_REF, PyFloat_FromDouble(decay_ref)) < 0
+        || put_slot(s, L_DEAL_VALUE, PyFloat_FromDouble(deal_value)) < 0
+        || put_slot(s, L_ORIGIN, PyLong_FromLongLong(origin)) < 0)
         goto fail;
     at += 8 * (nhl + nd + nm + nt) + k * cw;
 
@@ -269,7 +302,7 @@ static PyObject *state_from(const rd_t *r, Py_ssize_t at, long long *end) {
         }
         at += 4 * nb + nb * k * cw;
     }
-    if (put(s, S_buckets, buckets) < 0) goto fail;
+    if (put_slot(s, L_BUCKETS, buckets) < 0) goto fail;
 
     PyObject *recent = PyDict_New();
     if (recent == NULL) goto fail;
@@ -291,16 +324,16 @@ static PyObject *state_from(const rd_t *r, Py_ssize_t at, long long *end) {
         }
         at += 16 * nr;
     }
-    if (put(s, S_recent, recent) < 0) goto fail;
+    if (put_slot(s, L_RECENT, recent) < 0) goto fail;
 
     if (nf && need(r, at, 4 * nf) < 0) goto fail;
-    if (put(s, S_features, int_set(r->p + at, nf, 4)) < 0) goto fail;
+    if (put_slot(s, L_FEATURES, int_set(r->p + at, nf, 4)) < 0) goto fail;
     at += 4 * nf;
     if (ni && need(r, at, 4 * ni) < 0) goto fail;
-    if (put(s, S_integrations, int_set(r->p + at, ni, 4)) < 0) goto fail;
+    if (put_slot(s, L_INTEGRATIONS, int_set(r->p + at, ni, 4)) < 0) goto fail;
     at += 4 * ni;
     if (nmg && need(r, at, 8 * nmg) < 0) goto fail;
-    if (put(s, S_merged, int_set(r->p + at, nmg, 8)) < 0) goto fail;
+    if (put_slot(s, L_MERGED, int_set(r->p + at, nmg, 8)) < 0) goto fail;
     at += 8 * nmg;
 
     PyObject *profile;
@@ -314,7 +347,7 @@ static PyObject *state_from(const rd_t *r, Py_ssize_t at, long long *end) {
     } else {
         profile = PyDict_New();
     }
-    if (put(s, S_profile, profile) < 0) goto fail;
+    if (put_slot(s, L_PROFILE, profile) < 0) goto fail;
     *end = (long long)at + nprof;
     return s;
 fail:
@@ -445,15 +478,21 @@ typedef struct {
     Py_ssize_t n, cap;
 } wr_t;
 
-static unsigned char *room(wr_t *b, Py_ssize_t size) {
-    if (b->n + size > b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap * 2 : 1024;
-        if (cap < b->n + size) cap = b->n + size;
-        unsigned char *q = PyMem_Realloc(b->p, (size_t)cap);
-        if (q == NULL) { PyErr_NoMemory(); return NULL; }
-        b->p = q;
-        b->cap = cap;
-    }
+static unsigned char *grow(wr_t *b, Py_ssize_t size) {
+    Py_ssize_t cap = b->cap ? b->cap * 2 : 1024;
+    if (cap < b->n + size) cap = b->n + size;
+    unsigned char *q = PyMem_Realloc(b->p, (size_t)cap);
+    if (q == NULL) { PyErr_NoMemory(); return NULL; }
+    b->p = q;
+    b->cap = cap;
+    unsigned char *out = b->p + b->n;
+    b->n += size;
+    return out;
+}
+
+/* `size` more bytes at the end of the output (NULL: out of memory). */
+static inline unsigned char *room(wr_t *b, Py_ssize_t size) {
+    if (b->n + size > b->cap) return grow(b, size);
     unsigned char *out = b->p + b->n;
     b->n += size;
     return out;
@@ -461,7 +500,7 @@ static unsigned char *room(wr_t *b, Py_ssize_t size) {
 
 /* struct's 'd': any object PyFloat_AsDouble takes, else struct.error. */
 static int put_f64(wr_t *b, PyObject *v) {
-    double x = PyFloat_AsDouble(v);
+    double x = PyFloat_CheckExact(v) ? PyFloat_AS_DOUBLE(v) : PyFloat_AsDouble(v);
     if (x == -1.0 && PyErr_Occurred()) {
         PyErr_SetString(C.error, "required argument is not a float");
         return -1;
@@ -499,7 +538,7 @@ static int get_int(PyObject *v, char code, long long lo, long long hi, long long
         PyErr_SetString(C.error, "required argument is not an integer");
         return -1;
     }
-    PyObject *i = PyNumber_Index(v);
+    PyObject *i = PyLong_CheckExact(v) ? Py_NewRef(v) : PyNumber_Index(v);
     if (i == NULL) return -1;
     int overflow = 0;
     if (code == 'Q') {
@@ -637,17 +676,17 @@ static int put_state(wr_t *b, PyObject *s) {
     PyObject *hl = NULL, *buckets = NULL, *totals = NULL, *misc = NULL, *ts = NULL,
              *decay = NULL, *recent = NULL, *features = NULL, *integ = NULL, *merged = NULL,
              *profile = NULL, *doc = NULL, *days = NULL, *tfast = NULL;
-    if ((hl = PyObject_GetAttr(s, S_half_lives)) == NULL
-        || (buckets = PyObject_GetAttr(s, S_buckets)) == NULL
-        || (totals = PyObject_GetAttr(s, S_totals)) == NULL
-        || (misc = PyObject_GetAttr(s, S_misc)) == NULL
-        || (ts = PyObject_GetAttr(s, S_ts)) == NULL
-        || (decay = PyObject_GetAttr(s, S_decay)) == NULL
-        || (recent = PyObject_GetAttr(s, S_recent)) == NULL
-        || (features = PyObject_GetAttr(s, S_features)) == NULL
-        || (integ = PyObject_GetAttr(s, S_integrations)) == NULL
-        || (merged = PyObject_GetAttr(s, S_merged)) == NULL
-        || (profile = PyObject_GetAttr(s, S_profile)) == NULL)
+    if ((hl = get_slot(s, L_HALF_LIVES)) == NULL
+        || (buckets = get_slot(s, L_BUCKETS)) == NULL
+        || (totals = get_slot(s, L_TOTALS)) == NULL
+        || (misc = get_slot(s, L_MISC)) == NULL
+        || (ts = get_slot(s, L_TS)) == NULL
+        || (decay = get_slot(s, L_DECAY)) == NULL
+        || (recent = get_slot(s, L_RECENT)) == NULL
+        || (features = get_slot(s, L_FEATURES)) == NULL
+        || (integ = get_slot(s, L_INTEGRATIONS)) == NULL
+        || (merged = get_slot(s, L_MERGED)) == NULL
+        || (profile = get_slot(s, L_PROFILE)) == NULL)
         goto done;
     if (!PyDict_Check(buckets) || !PyDict_Check(recent)) {
         PyErr_SetString(PyExc_TypeError, "lead state buckets and recent must be dicts");
@@ -691,9 +730,9 @@ static int put_state(wr_t *b, PyObject *s) {
             if (lt) { w = j; break; }
         }
     }
-    PyObject *origin = PyObject_GetAttr(s, S_origin);
+    PyObject *origin = get_slot(s, L_ORIGIN);
     if (origin == NULL) goto done;
-    PyObject *ref = PyObject_GetAttr(s, S_decay_ref), *deal = PyObject_GetAttr(s, S_deal_value);
+    PyObject *ref = get_slot(s, L_DECAY_REF), *deal = get_slot(s, L_DEAL_VALUE);
     int bad = ref == NULL || deal == NULL
         || put_len(b, nhl, 'B') < 0 || put_len(b, nd, 'B') < 0 || put_len(b, k, 'B') < 0
         || put_len(b, nm, 'B') < 0 || put_len(b, nt, 'B') < 0 || put_len(b, nb, 'H') < 0
@@ -781,7 +820,7 @@ static int put_head(wr_t *b, PyObject *rec, PyObject *s, PyObject *a) {
     PyObject *ts = NULL, *score = NULL, *prob = NULL, *tier = NULL, *at = NULL, *hot = NULL,
              *hist = NULL, *spike_at = NULL, *spike = NULL, *decl_at = NULL, *decl = NULL,
              *pub = NULL, *pubp = NULL, *hfast = NULL;
-    if ((ts = PyObject_GetAttr(s, S_ts)) == NULL) goto done;
+    if ((ts = get_slot(s, L_TS)) == NULL) goto done;
     double last, conv, disq;
     if (ts_item(ts, C.t_last, &last) < 0 || ts_item(ts, C.t_converted, &conv) < 0
         || ts_item(ts, C.t_disqualified, &disq) < 0)
@@ -923,6 +962,16 @@ static PyObject *configure(PyObject *self, PyObject *args) {
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         Py_INCREF(vals[i]);
         Py_XSETREF(*slots[i], vals[i]);
+    }
+    for (int i = 0; i < L_COUNT; i++) {
+        SLOT_AT[i] = 0;
+        PyObject *d = PyDict_GetItemWithError(((PyTypeObject *)state)->tp_dict, *SLOT_NAME[i]);
+        if (d == NULL && PyErr_Occurred()) return NULL;
+        if (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+            if (m->type == T_OBJECT_EX && !(m->flags & READONLY) && m->offset > 0)
+                SLOT_AT[i] = m->offset;
+        }
     }
     C.per_half_life = per_hl;
     C.channels = channels;
