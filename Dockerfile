@@ -16,8 +16,9 @@ RUN apt-get update \
 
 # --- build: the project and its dependencies in a virtual environment ---------------------
 FROM base AS build
-# gcc: the one C extension (models/_treeshap.c, the explanations' per-row work), compiled here
-# only; the runtime stage gets the built module, not the compiler.
+# gcc: the C extensions (models/_treeshap.c, the explanations' per-row work, and
+# streams/core/_record.c, the lead record codec), compiled here only; the runtime stage gets the
+# built modules, not the compiler.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -35,7 +36,8 @@ COPY streams streams
 COPY models models
 COPY schemas schemas
 RUN pip install --no-deps . && leadscore --help >/dev/null \
- && python -c "import models._treeshap"  # the C code was built (else: numpy, slower)
+ && python -c "import models._treeshap, streams.core._record"  # the C code was built
+# (both are optional in setup.py: without them the image would work, in Python, more slowly)
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM base AS runtime

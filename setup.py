@@ -1,8 +1,13 @@
-"""The one C extension (everything else is in pyproject.toml): the TreeSHAP tables' per-row
-work, models/_treeshap.c. Optional: an install without a C compiler still works, and
-models/treeshap.py then computes the same explanations with numpy, more slowly."""
+"""The C extensions (everything else is in pyproject.toml): the TreeSHAP tables' per-row work,
+models/_treeshap.c, and the lead record codec, streams/core/_record.c. Both optional: an
+install without a C compiler still works, and models/treeshap.py / streams/core/record.py then
+do the same work in Python (numpy), more slowly, with the same results."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("models._treeshap", ["models/_treeshap.c"], optional=True,
-                             extra_compile_args=["-O2"])])
+setup(ext_modules=[
+    Extension("models._treeshap", ["models/_treeshap.c"], optional=True,
+              extra_compile_args=["-O2"]),
+    Extension("streams.core._record", ["streams/core/_record.c"], optional=True,
+              extra_compile_args=["-O2"]),
+])

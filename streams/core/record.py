@@ -29,6 +29,17 @@ header, the header, then the model's own ``state_to_bytes``. Its first byte is a
 header is far below 16 MiB), which is how the two are told apart. A record read in format 1
 is written back in format 4 the next time its lead changes (so is one read in format 2 or 3).
 
+Two implementations, one format: :mod:`streams.core._record` (C, ``streams/core/_record.c``)
+decodes formats 2-4 and encodes format 4 where it was built (setup.py; optional: no C compiler,
+no module), and the Python code below does the same everywhere. Why both: decoding a record in
+Python costs ~17-23 CPU-us and encoding one ~11 (a dozen ``struct`` calls and the slicing of
+their tuples), ~13% of the worker's main thread at full speed; the C code is several times
+cheaper (``python -m streams.bench.codec``). The Python code stays the reference: it is what
+the format *is*, readable and used without a compiler, and the C code must build the same
+objects, write the same bytes and raise the same exception classes for bad bytes
+(tests/unit/test_record_native.py checks both on simulated populations, truncations and byte
+flips). ``NATIVE`` says which one is in use.
+
 Table keys are prefixed: ``L:<lead_id>`` for leads, ``A:<anonymous_id>`` for visitors not yet
 identified, so an anonymous id can never collide with a lead id.
 """
@@ -111,6 +122,13 @@ class LeadRecord:
 
     def to_bytes(self, fmt: int = FORMAT) -> bytes:
         """Format 4 (``fmt`` 2 or 3: a previous format, for tests that it is still read)."""
+        if fmt == FORMAT and _native is not None:
+            out: bytes = _native.encode(self)
+            return out
+        return self.to_bytes_py(fmt)
+
+    def to_bytes_py(self, fmt: int = FORMAT) -> bytes:
+        """The Python encoder: the reference the C encoder is checked against."""
         s, a = self.state, self.alert
         last = s.ts[T["last"]]
         flags = (_IN_HOT if a.in_hot else 0) | (_CLOSED if not math.isnan(s.closed_at) else 0)
@@ -158,6 +176,14 @@ class LeadRecord:
     def from_bytes(cls, raw: bytes) -> LeadRecord:
         if raw[0] == 0:
             return _from_format_1(raw)
+        if _native is not None:
+            rec: LeadRecord = _native.decode(raw)
+            return rec
+        return cls.from_bytes_py(raw)
+
+    @classmethod
+    def from_bytes_py(cls, raw: bytes) -> LeadRecord:
+        """Formats 2-4 in Python: the reference the C decoder is checked against."""
         if raw[0] not in (2, 3, FORMAT):
             raise ValueError(f"unknown lead record format {raw[0]}")
         score, prob, tier, scored_at, _, _, alert, end = _unpack_head(raw)
@@ -317,6 +343,30 @@ def _from_format_1(raw: bytes) -> LeadRecord:
     return LeadRecord(state=state_from_bytes(raw[4 + n:]), score=header["s"],
                       probability=header["p"], tier=header["t"], scored_at=header["at"],
                       alert=AlertState.from_dict(header["a"]))
+
+
+native: Any
+try:  # the codec in C (streams/core/_record.c), built by setuptools where it can be
+    from streams.core import _record as native
+except ImportError:  # no C compiler at install: the Python code above does the same
+    native = None
+else:
+    native.configure(LeadRecord, LeadState, AlertState, orjson.loads, orjson.dumps,
+                     struct.error, _TIERS, _TIER_CODE, len(DECAY_GROUPS), len(CHANNELS),
+                     len(MISC), len(TS), T["last"], T["converted"], T["disqualified"])
+# What from_bytes/to_bytes use: the C module, or None for the Python code (tests switch it
+# with use_native()).
+_native: Any = native
+NATIVE = native is not None
+
+
+def use_native(on: bool) -> None:
+    """Switch the codec between C (when built) and Python; tests run both ways."""
+    global _native, NATIVE
+    if on and native is None:
+        raise RuntimeError("streams.core._record is not built (no C compiler at install?)")
+    _native = native if on else None
+    NATIVE = on
 
 
 def format_1_bytes(rec: LeadRecord) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,19 @@ import pytest
 from models.simulate import run as simulate
 from models.state import LeadState, fold_into, merge, observe, state_to_bytes
 from schemas import Event, parse_event
+from streams.core import record
 from streams.core.alerting import AlertState
 from streams.core.record import LeadRecord, format_1_bytes, format_2_bytes
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here with both codecs: the C one (streams/core/_record.c) and the Python
+    reference (the only one where no C compiler was at hand)."""
+    was = record.NATIVE
+    record.use_native(request.param == "c")
+    yield request.param
+    record.use_native(was)
 
 
 @pytest.fixture(scope="module")
