@@ -445,7 +445,78 @@ done:
     return result;
 }
 
+/* latest(states, ats, out): models/reasons.py latest_days: per lead and channel, whole days
+ * from the day of its ``at`` back to the latest daily bucket with that channel (0 for that
+ * day or later), NaN when none has it. */
+static PyObject *latest(PyObject *self, PyObject *args) {
+    PyObject *states;
+    Py_ssize_t nk;
+    Py_buffer ats = {0}, out = {0};
+    if (!PyArg_ParseTuple(args, "Oy*w*n", &states, &ats, &out, &nk)) return NULL;
+    PyObject *result = NULL, *buckets = NULL;
+    PyObject *seq = PySequence_Fast(states, "states must be a sequence");
+    if (seq == NULL) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (nk <= 0 || nk > MAX_CH || ats.len != n * (Py_ssize_t)sizeof(double) ||
+        out.len != n * nk * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "ats must be n float64, out n x channels float64");
+        goto done;
+    }
+    const double *a = ats.buf;
+    double *o = out.buf;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t least[MAX_CH];
+        for (Py_ssize_t k = 0; k < nk; k++) least[k] = INT64_MAX;
+        int64_t day_at = (int64_t)py_floordiv(a[i], DAY);
+        buckets = PyObject_GetAttr(items[i], s_buckets);
+        if (buckets == NULL) goto done;
+        if (!PyDict_Check(buckets)) {
+            PyErr_SetString(PyExc_ValueError, "lead state: buckets must be a dict");
+            goto done;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *key, *counts;
+        while (PyDict_Next(buckets, &pos, &key, &counts)) {
+            long long day = PyLong_AsLongLong(key);
+            if (day == -1 && PyErr_Occurred()) goto done;
+            if (!PyList_Check(counts) || PyList_GET_SIZE(counts) != nk) {
+                PyErr_Format(PyExc_ValueError, "lead state: a bucket must be a list of %zd", nk);
+                goto done;
+            }
+            int64_t age = day_at - (int64_t)day;
+            if (age < 0) age = 0;
+            for (Py_ssize_t k = 0; k < nk; k++) {
+                PyObject *v = PyList_GET_ITEM(counts, k);
+                long long x; /* the reference reads the counts as int64 */
+                if (PyLong_Check(v)) {
+                    x = PyLong_AsLongLong(v);
+                } else {
+                    double d = PyFloat_AsDouble(v);
+                    x = (long long)d;
+                    if (d == -1.0 && PyErr_Occurred()) x = -1;
+                }
+                if (x == -1 && PyErr_Occurred()) goto done;
+                if (x > 0 && age < least[k]) least[k] = age;
+            }
+        }
+        Py_CLEAR(buckets);
+        for (Py_ssize_t k = 0; k < nk; k++)
+            o[i * nk + k] = least[k] == INT64_MAX ? NAN : (double)least[k];
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(buckets);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&ats);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"latest", latest, METH_VARARGS,
+     "latest(states, ats, out, n_channels): fill out (float64, n x n_channels) with the days "
+     "since each channel's latest daily bucket (NaN: none)."},
     {"rows", rows, METH_VARARGS,
      "rows(states, ats, out, spec): fill each lead's row of out (float64, n x ncols, "
      "C order)."},

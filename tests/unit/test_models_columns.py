@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import models.columns as columns
+import models.reasons as reasons
 from models.artifact import load
 from models.columns import FEW, feature_rows, top_factors
 from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features
@@ -23,8 +24,10 @@ def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test runs on both paths; the C one must have been built."""
     if request.param == "c":
         assert columns.native is not None, "models._columns is not built (no C compiler?)"
+        assert reasons._native is not None
     else:
         monkeypatch.setattr(columns, "native", None)
+        monkeypatch.setattr(reasons, "_native", None)
     return str(request.param)
 
 
@@ -136,3 +139,16 @@ def test_the_c_code_refuses_what_does_not_fit_its_spec(
     with pytest.raises(ValueError, match="bucket"):
         columns.native.rows([broken], np.array([at]), out, spec)
     columns.native.rows([state], np.array([at]), out, spec)  # the real ones are accepted
+
+
+def test_latest_days_in_c_equal_numpy(leads: list[tuple[LeadState, float]],
+                                      monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    """Days since each channel's latest bucket, both ways, on every lead (empty ones too)."""
+    states, ats = [s for s, _ in leads], [at for _, at in leads]
+    got = reasons.latest_days(states, ats)
+    monkeypatch.setattr(reasons, "_native", None)
+    want = reasons.latest_days(states, ats)
+    assert_rows_equal(got, want)
+    assert np.isfinite(want).any() and np.isnan(want).any()
+    for n in (1, 2, 7):
+        assert_rows_equal(reasons.latest_days(states[:n], ats[:n]), want[:n])
