@@ -11,7 +11,10 @@ Python's math, as the reference computes them) and the profile's category codes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +36,14 @@ from models.scoring import Scorer
 from models.state import CH, CHANNELS, DAY, DECAY_GROUPS, MISC, TS, LeadState
 
 # Below this many leads the per-lead reference is cheaper than numpy's per-call overhead
-# (measured: 1 lead 30 us vs 200 us; even at about 10).
+# (measured: 1 lead 30 us vs 200 us; even at about 10). Not used with the C code.
 FEW = 10
+
+native: Any
+try:  # every column but the profile's in C (models/_columns.c), built where it can be
+    from models import _columns as native
+except ImportError:  # no C compiler at install: the numpy code below, the same numbers
+    native = None
 
 M = {name: i for i, name in enumerate(MISC)}
 T = {name: i for i, name in enumerate(TS)}
@@ -47,6 +56,11 @@ def feature_rows(states: Sequence[LeadState], ats: Sequence[float],
     cfg = config or DEFAULT_FEATURE_CONFIG
     n, nk = len(states), len(CHANNELS)
     nw = len(cfg.windows_days)
+    if native is not None and n > 0:
+        out = np.empty((n, len(cfg.specs)), dtype=np.float64)
+        native.rows(states, np.ascontiguousarray(ats, dtype=np.float64), out,
+                    _native_spec(cfg))
+        return out
     if 0 < n < FEW:
         return np.vstack([features(s, at, cfg) for s, at in zip(states, ats, strict=True)])
     out = np.empty((n, len(cfg.specs)), dtype=np.float64)
@@ -138,6 +152,42 @@ def feature_rows(states: Sequence[LeadState], ats: Sequence[float],
         col += 1
     out[:, col:] = [_profile_row(s, a, cfg) for s, a in zip(states, ats, strict=True)]
     return out
+
+
+@lru_cache(maxsize=16)
+def _native_spec(cfg: FeatureConfig) -> tuple[Any, ...]:
+    """What models/_columns.c needs to know of the configuration and the state's layout."""
+    lo, hi = _window_bounds(cfg.windows_days)
+    return (tuple(int(x) for x in lo.ravel()), tuple(int(x) for x in hi.ravel()),
+            len(CHANNELS), tuple(ENGAGED), tuple(INTENT), tuple(cfg.half_lives_days),
+            len(DECAY_GROUPS), tuple(T[k] for k in _NATIVE_TS), tuple(M[k] for k in _NATIVE_MISC),
+            tuple(CH[k] for k in _NATIVE_CHANNELS), len(TS), len(MISC), len(cfg.specs),
+            _NATIVE_PROFILE, tuple((_codes(vocab, offset), math.nan if not other else
+                                    float(len(vocab) + offset))
+                                   for vocab, offset, other in (
+                                       (REVENUE_BANDS, 1, False), (SENIORITY, 1, False),
+                                       (DEPARTMENTS, 0, False), (cfg.industries, 0, True),
+                                       (cfg.countries, 0, True), (FUNDING_ROUNDS, 1, True))))
+
+
+def _codes(vocab: Sequence[str], offset: int) -> dict[str, float]:
+    """label -> its code, as ``_code`` computes it (``list.index``: the first one)."""
+    out: dict[str, float] = {}
+    for i, label in enumerate(vocab):
+        out.setdefault(label, float(i + offset))
+    return out
+
+
+# The order models/_columns.c reads them in.
+_NATIVE_TS = ("first_case", "last_pricing", "first_pricing", "last_demo", "last_email_click",
+              "last_login", "last", "first", "first_demo", "signup", "first_integration",
+              "trial_started", "lost")
+_NATIVE_MISC = ("delivered", "bounce_hard", "unsubscribed", "teammates", "tickets",
+                "session_seconds", "sessions_ended")
+_NATIVE_CHANNELS = ("email_open", "email_click", "pricing_view", "page_view", "session")
+# The profile's columns, in _profile_row's order (the six between the first and last coded).
+_NATIVE_PROFILE = ("employee_count", "revenue_band", "seniority", "department", "industry",
+                   "country", "funding_round", "funding_date")
 
 
 def _window_sums(states: Sequence[LeadState], at: np.ndarray, cfg: FeatureConfig,

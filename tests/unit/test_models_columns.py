@@ -1,4 +1,6 @@
-"""The column-wise feature rows equal the reference (one lead at a time), bit for bit."""
+"""The column-wise feature rows equal the reference (one lead at a time), bit for bit: with
+the C code (models/_columns.c) and with the numpy code it replaces where there is no C
+compiler."""
 
 from __future__ import annotations
 
@@ -7,12 +9,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import models.columns as columns
+import models.reasons as reasons
 from models.artifact import load
 from models.columns import FEW, feature_rows, top_factors
 from models.features import DEFAULT_FEATURE_CONFIG, FeatureConfig, features
 from models.simulate import run as simulate
 from models.state import DAY, LeadState, fold_into, merge, observe
 from schemas import Event, parse_event
+
+
+@pytest.fixture(params=["c", "numpy"], autouse=True)
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both paths; the C one must have been built."""
+    if request.param == "c":
+        assert columns.native is not None, "models._columns is not built (no C compiler?)"
+        assert reasons._native is not None
+    else:
+        monkeypatch.setattr(columns, "native", None)
+        monkeypatch.setattr(reasons, "_native", None)
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +107,48 @@ def test_top_factors_equal_scorer_explain(leads: list[tuple[LeadState, float]],
            for i in range(0, len(X), 37)]
     assert one == top_factors(scorer, X, states=states, ats=ats)[::37]
     assert top_factors(scorer, X[:0]) == []
+
+
+def test_a_state_with_other_half_lives_is_refused(leads: list[tuple[LeadState, float]]) -> None:
+    state = leads[5][0].copy()
+    state.half_lives = (1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match="half-lives"):
+        features(state, 1.8e9)
+    with pytest.raises(ValueError, match="half-lives"):
+        feature_rows([leads[0][0], state], [1.8e9, 1.8e9])
+
+
+def test_the_c_code_refuses_what_does_not_fit_its_spec(
+        leads: list[tuple[LeadState, float]]) -> None:
+    if columns.native is None:
+        return  # the numpy run of this test: nothing to check (the C run asserts it is built)
+    cfg = DEFAULT_FEATURE_CONFIG
+    spec = columns._native_spec(cfg)
+    state, at = leads[3]
+    out = np.empty((1, len(cfg.specs)))
+    with pytest.raises(ValueError, match="ats must be"):  # sizes that do not match
+        columns.native.rows([state], np.zeros(2), out, spec)
+    with pytest.raises(ValueError, match="ats must be"):
+        columns.native.rows([state], np.zeros(1), np.empty((1, 5)), spec)
+    bad = list(spec)
+    bad[7] = (99,) * 13  # a timestamp index past the state's
+    with pytest.raises(ValueError, match="out of range"):
+        columns.native.rows([state], np.array([at]), out, tuple(bad))
+    broken = state.copy()
+    broken.buckets = {1: [1, 2]}  # a bucket with too few channels
+    with pytest.raises(ValueError, match="bucket"):
+        columns.native.rows([broken], np.array([at]), out, spec)
+    columns.native.rows([state], np.array([at]), out, spec)  # the real ones are accepted
+
+
+def test_latest_days_in_c_equal_numpy(leads: list[tuple[LeadState, float]],
+                                      monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    """Days since each channel's latest bucket, both ways, on every lead (empty ones too)."""
+    states, ats = [s for s, _ in leads], [at for _, at in leads]
+    got = reasons.latest_days(states, ats)
+    monkeypatch.setattr(reasons, "_native", None)
+    want = reasons.latest_days(states, ats)
+    assert_rows_equal(got, want)
+    assert np.isfinite(want).any() and np.isnan(want).any()
+    for n in (1, 2, 7):
+        assert_rows_equal(reasons.latest_days(states[:n], ats[:n]), want[:n])
