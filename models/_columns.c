@@ -160,6 +160,22 @@ static int read_doubles(PyObject *list, double *out, Py_ssize_t n, const char *w
     return 0;
 }
 
+/* The next daily bucket of a lead's ``buckets`` dict: its age in whole days at ``day_at``
+ * and its counts (a list of nk). 1: a bucket, 0: no more, -1: an error (set). */
+static int next_bucket(PyObject *buckets, Py_ssize_t *pos, Py_ssize_t nk, int64_t day_at,
+                       int64_t *age, PyObject **counts) {
+    PyObject *key;
+    if (!PyDict_Next(buckets, pos, &key, counts)) return 0;
+    long long day = PyLong_AsLongLong(key);
+    if (day == -1 && PyErr_Occurred()) return -1;
+    if (!PyList_Check(*counts) || PyList_GET_SIZE(*counts) != nk) {
+        PyErr_Format(PyExc_ValueError, "lead state: a bucket must be a list of %zd", nk);
+        return -1;
+    }
+    *age = day_at - (int64_t)day;
+    return 1;
+}
+
 static double days_since(double at, double t) {
     if (t != t) return NAN;
     double d = (at - t) / DAY;
@@ -272,15 +288,11 @@ static int one_row(const spec_t *s, PyObject *state, double at, double *row) {
     }
     {
         Py_ssize_t pos = 0;
-        PyObject *key, *counts;
-        while (PyDict_Next(obj, &pos, &key, &counts)) {
-            long long day = PyLong_AsLongLong(key);
-            if (day == -1 && PyErr_Occurred()) goto done;
-            if (!PyList_Check(counts) || PyList_GET_SIZE(counts) != nk) {
-                PyErr_Format(PyExc_ValueError, "lead state: a bucket must be a list of %zd", nk);
-                goto done;
-            }
-            int64_t age = day_at - (int64_t)day;
+        PyObject *counts;
+        int64_t age;
+        int more;
+        while ((more = next_bucket(obj, &pos, nk, day_at, &age, &counts)) != 0) {
+            if (more < 0) goto done;
             for (Py_ssize_t w = 0; w < s->nwin; w++) {
                 if (age < s->lo[w] || age >= s->hi[w]) continue;
                 for (Py_ssize_t k = 0; k < nk; k++) {
@@ -476,15 +488,11 @@ static PyObject *latest(PyObject *self, PyObject *args) {
             goto done;
         }
         Py_ssize_t pos = 0;
-        PyObject *key, *counts;
-        while (PyDict_Next(buckets, &pos, &key, &counts)) {
-            long long day = PyLong_AsLongLong(key);
-            if (day == -1 && PyErr_Occurred()) goto done;
-            if (!PyList_Check(counts) || PyList_GET_SIZE(counts) != nk) {
-                PyErr_Format(PyExc_ValueError, "lead state: a bucket must be a list of %zd", nk);
-                goto done;
-            }
-            int64_t age = day_at - (int64_t)day;
+        PyObject *counts;
+        int64_t age;
+        int more;
+        while ((more = next_bucket(buckets, &pos, nk, day_at, &age, &counts)) != 0) {
+            if (more < 0) goto done;
             if (age < 0) age = 0;
             for (Py_ssize_t k = 0; k < nk; k++) {
                 PyObject *v = PyList_GET_ITEM(counts, k);
