@@ -15,22 +15,17 @@ per record for each codec and their ratio, and the part of it that is the profil
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from streams.bench.prepare import Run, ensure_model, generate_events, route, say
+from streams.bench.prepare import offline_run, say
 from streams.commands import replay
 from streams.commands.args import Parser, positive_int
 from streams.core import record
-from streams.core.processing import Message, partition_for
 from streams.core.record import LeadRecord
-from streams.runtime import build_processor
-from streams.settings import Settings
 from streams.worker.agents.lead_events import settle_garbage_collector
 
 
@@ -58,14 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--passes", type=positive_int, default=5, metavar="N")
     p.add_argument("--model", default=None, metavar="DIR")
     args = p.parse_args(argv)
-    run = Run(Path(tempfile.mkdtemp(prefix="leadscore-codec-")))
-    ensure_model(run, args.model)
-    say(f"simulating {args.events:,} events")
-    lines = generate_events(args.events, args.leads, run.work).lines
-    s = Settings(model_dir=run.model or Path(), min_score_change=3)
-    proc = build_processor(s, partitions=4)
-    messages = [Message(topic, partition_for(key, 4) if key else 0, i, key, value)
-                for i, (topic, key, value) in enumerate(route(lines, s))]
+    proc, messages = offline_run(args.events, args.leads, args.model, 4, "leadscore-codec-")
     tables, _ = replay.run(proc, messages, batch_size=1000)
     raws = [raw for key, raw in tables.leads.items() if key.startswith(record.LEAD)]
     recs = [LeadRecord.from_bytes(raw) for raw in raws]

@@ -230,3 +230,24 @@ def send_routed(client: dict[str, Any], routed: list[tuple[str, bytes | None, by
     if producer.flush(60):
         raise UsageError("could not pre-load the events into Kafka at "
                          f"{client['bootstrap.servers']}")
+
+
+def offline_run(events: int, leads: int, model: str | None, partitions: int,
+                prefix: str) -> tuple[Any, list[Any]]:
+    """What the benches without Kafka share: a model (given or trained), ``events``
+    simulated events routed to their topics and partitions as the worker would get them,
+    and a processor built as the worker builds it. Returns (processor, messages)."""
+    import tempfile
+
+    from streams.core.processing import Message, partition_for
+    from streams.runtime import build_processor
+
+    run = Run(Path(tempfile.mkdtemp(prefix=prefix)))
+    ensure_model(run, model)
+    say(f"simulating {events:,} events")
+    lines = generate_events(events, leads, run.work).lines
+    s = Settings(model_dir=run.model or Path(), min_score_change=3)
+    proc = build_processor(s, partitions=partitions)
+    messages = [Message(topic, partition_for(key, partitions) if key else 0, i, key, value)
+                for i, (topic, key, value) in enumerate(route(lines, s))]
+    return proc, messages

@@ -13,17 +13,12 @@ collection walked this process's start-up heap and the figure was not the worker
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from streams.bench.prepare import Run, ensure_model, generate_events, route, say
+from streams.bench.prepare import offline_run
 from streams.commands import replay
 from streams.commands.args import Parser, positive_int
-from streams.core.processing import Message, partition_for
-from streams.runtime import build_processor
-from streams.settings import Settings
 from streams.worker.agents.lead_events import settle_garbage_collector
 
 
@@ -36,15 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--partitions", type=positive_int, default=4, metavar="N")
     p.add_argument("--model", default=None, metavar="DIR")
     args = p.parse_args(argv)
-    run = Run(Path(tempfile.mkdtemp(prefix="leadscore-processing-")))
-    ensure_model(run, args.model)
-    say(f"simulating {args.events:,} events")
-    lines = generate_events(args.events, args.leads, run.work).lines
-    s = Settings(model_dir=run.model or Path(), min_score_change=3)
-    proc = build_processor(s, partitions=args.partitions)
-    n = args.partitions
-    messages = [Message(topic, partition_for(key, n) if key else 0, i, key, value)
-                for i, (topic, key, value) in enumerate(route(lines, s))]
+    proc, messages = offline_run(args.events, args.leads, args.model, args.partitions,
+                                 "leadscore-processing-")
     settle_garbage_collector()
     started = time.process_time()
     # The loop replay runs (handoffs looped back), so the figure is what replay and the worker
