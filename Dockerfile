@@ -17,7 +17,8 @@ RUN apt-get update \
 # --- build: the project and its dependencies in a virtual environment ---------------------
 FROM base AS build
 # gcc: the C extensions (models/_treeshap.c, the explanations' per-row work;
-# streams/core/_record.c, the lead record codec; models/_columns.c, the feature rows), compiled
+# streams/core/_record.c, the lead record codec; models/_columns.c, the feature rows;
+# models/_state.c, the fold of an event into a lead's state), compiled
 # here only; the runtime stage gets the built modules, not the compiler.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -36,7 +37,7 @@ COPY streams streams
 COPY models models
 COPY schemas schemas
 RUN pip install --no-deps . && leadscore --help >/dev/null \
- && python -c "import models._treeshap, streams.core._record, models._columns"  # C built
+ && python -c "import models._treeshap, streams.core._record, models._columns, models._state"  # C built
 # (both are optional in setup.py: without them the image would work, in Python, more slowly)
 
 # --- runtime ---------------------------------------------------------------------------------

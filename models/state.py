@@ -174,6 +174,13 @@ def observe(ev: Any) -> Obs:
 
 def id_hash(s: str) -> int:
     """Stable 63-bit hash (Python's hash() is salted per process, so unusable in RocksDB)."""
+    if _native is not None:
+        return int(_native.id_hash(s))
+    return id_hash_py(s)
+
+
+def id_hash_py(s: str) -> int:
+    """:func:`id_hash` in Python (the reference; models/_state.c computes the same)."""
     return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little") >> 1
 
 
@@ -324,8 +331,20 @@ def _profile_set(s: LeadState, field: str, value: Any, ts: float, h: int) -> Non
 def fold_into(s: LeadState, o: Obs, config: StateConfig = DEFAULT_STATE_CONFIG) -> bool:
     """Fold `o` into `s` IN PLACE; returns False if it was a duplicate or too late.
 
-    The trainer uses this directly on states it owns; everyone else uses `fold`.
+    The trainer uses this directly on states it owns; everyone else uses `fold`. Activity
+    events are folded by models/_state.c when it is built (the same state, byte for byte);
+    what it leaves (profile, outcome and verdict events, a prune of the recent ids) is
+    folded by :func:`fold_into_py`, the reference.
     """
+    if _native is not None:
+        done = _native.fold(s, o, config.lateness_seconds)
+        if done is not None:
+            return bool(done)
+    return fold_into_py(s, o, config)
+
+
+def fold_into_py(s: LeadState, o: Obs, config: StateConfig = DEFAULT_STATE_CONFIG) -> bool:
+    """:func:`fold_into` in Python: every event type (the reference)."""
     t = o.type
     ts = o.ts
     h = id_hash(o.event_id)
@@ -607,3 +626,39 @@ def state_from_bytes(raw: bytes) -> LeadState:
     s.origin = int(doc[13])
     s.merged = set(doc[14])
     return s
+
+
+# ---------------------------------------------------------------- the fold in C
+
+def _layout() -> dict[str, Any]:
+    """What models/_state.c must agree on (its ``layout()`` returns its own copy)."""
+    return {"channels": CHANNELS, "ts": TS, "misc": MISC,
+            "decay_groups": DECAY_GROUPS, "python_types": _PYTHON_TYPES,
+            "ring_days": RING_DAYS, "max_recent_ids": MAX_RECENT_IDS,
+            "max_distinct": MAX_DISTINCT}
+
+
+# Event types the C fold leaves to Python (fold_into_py's first two branches).
+_PYTHON_TYPES = ("rep_feedback", "profile_update", "converted", "disqualified", "lost")
+
+native: Any
+try:  # the fold in C (models/_state.c), built by setuptools where it can be
+    from models import _state as native
+except ImportError:  # no compiler at install: the Python fold does the same, more slowly
+    native = None
+if native is not None and native.layout() != _layout():
+    # Built from another version of this file's layout: it would fold into wrong slots.
+    native = None
+# What fold_into/id_hash use: the C module, or None for Python (tests switch with use_native).
+_native: Any = native
+NATIVE = native is not None
+
+
+def use_native(on: bool) -> None:
+    """Switch the fold and id_hash between C (when built) and Python; tests run both ways."""
+    global _native, NATIVE
+    if on and native is None:
+        raise RuntimeError("models._state is not built (no C compiler at install?) "
+                           "or does not match models/state.py's layout")
+    _native = native if on else None
+    NATIVE = on
