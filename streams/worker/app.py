@@ -41,6 +41,7 @@ class LeadscoreApp(faust.App):
 
     batch_sink: BatchSink | None = None
     fetch_wait_ms: float | None = None  # the broker's fetch wait (streams/worker/fetch.py)
+    fetch_min_kb: int | None = None  # what the broker gathers before answering early
     order_wait_ms: float | None = None  # the event-time ordering's wait (streams/worker/order.py)
     kafka_outage: logs.KafkaOutage | None = None  # the outage log filter (streams/worker/logs.py)
     kafka_bootstrap: str = "Kafka"  # named in the outage lines
@@ -108,6 +109,7 @@ def build_app(settings: Settings) -> LeadscoreApp:
         Worker=LeadscoreWorker,
     )
     app.fetch_wait_ms = settings.fetch_wait_ms
+    app.fetch_min_kb = settings.fetch_min_kb
     app.order_wait_ms = settings.order_wait_ms
     app.kafka_bootstrap = settings.kafka_bootstrap
     return app

@@ -230,7 +230,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
 
 # The broker answers a fetch once this much is there, or after the fetch wait: a quiet worker
-# then takes a batch per wait, not a fetch (and a batch) per record.
+# then takes a batch per wait, not a fetch (and a batch) per record. Used when the app sets
+# none (LEADSCORE_FETCH_MIN_KB is the setting).
 FETCH_MIN_BYTES = 64 * 1024
 
 
@@ -247,8 +248,10 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         wait_ms = getattr(self.app, "fetch_wait_ms", None)
         if wait_ms is not None:
+            min_kb = getattr(self.app, "fetch_min_kb", None)
             consumer._fetch_max_wait_ms = int(wait_ms)
-            consumer._fetch_min_bytes = FETCH_MIN_BYTES
+            consumer._fetch_min_bytes = (FETCH_MIN_BYTES if min_kb is None
+                                         else max(1, int(min_kb) * 1024))
         return consumer
 
 
