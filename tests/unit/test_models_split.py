@@ -102,6 +102,10 @@ def test_split_settings_are_checked() -> None:
         with pytest.raises(UsageError):
             TrainConfig(calibration_leads=share).validate()
     TrainConfig(calibration_split="time").validate()
+    for n in (0, 15, -1):
+        with pytest.raises(UsageError, match="tree-snapshots-per-period"):
+            TrainConfig(tree_snapshots_per_period=n).validate()
+    TrainConfig(tree_snapshots_per_period=3).validate()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -171,10 +175,9 @@ def test_leadscore_train_cross_fits_by_default_and_says_so(small_model) -> None:
     folds = summary["folds"]
     # Every row before the test fold is a calibration row, scored out of fold.
     assert folds["calibration"]["rows"] + folds["test"]["rows"] == summary["snapshots"]
-    # The trees learn from those rows' leads and from rows in between (trees only).
-    assert summary["snapshots_for_trees_only"] > 0
-    assert folds["train"]["rows"] <= (folds["calibration"]["rows"]
-                                      + summary["snapshots_for_trees_only"])
+    # By default the trees learn from the weekly rows only (no trees-only rows).
+    assert summary["snapshots_for_trees_only"] == 0
+    assert folds["train"]["rows"] <= folds["calibration"]["rows"]
 
 
 def test_a_fold_without_both_outcomes_is_a_usage_error() -> None:
