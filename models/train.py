@@ -48,8 +48,8 @@ density. On short histories it sharpens the ranking: on 15,000-lead journey hist
 tree seeds; fresh seeds 12, 13, 14) a row every 2 days narrowed the AUC gap to the true
 probabilities at uniform times by 0.0012-0.0019 (paired bootstrap over leads: sd
 0.0002-0.0003). On a 60,000-lead history the gain was 0.0003-0.0004 at uniform times, at
-events -0.0006 to +0.0001, for a 45% higher memory peak (5.2 against 3.6 GB), so it is not the
-default (models/README "Measured").
+events -0.0006 to +0.0001 (intent: -0.0004 to -0.0007), for 1.4-2.1x the memory peak, so
+it is not the default (models/README "Measured").
 """
 
 from __future__ import annotations
