@@ -479,9 +479,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"{d.snapshot_every_days:g})")
     p.add_argument("--tree-snapshots-per-period", type=int,
                    default=d.tree_snapshots_per_period,
-                   help="uniform-time rows per snapshot period that the trees learn from (the "
-                   "extra ones evenly between; default "
-                   f"{d.tree_snapshots_per_period}, 1 = the population rows only)")
+                   help="uniform-time rows per snapshot period that the trees learn from, the "
+                   "extra ones evenly between (default "
+                   f"{d.tree_snapshots_per_period}: the population rows only; models/README)")
     p.add_argument("--max-idle-days", type=float, default=d.max_idle_days)
     p.add_argument("--windows", type=_ints, default=d.windows_days, help="e.g. 1,7,30")
     p.add_argument("--half-lives", type=_floats, default=d.half_lives_days, help="e.g. 7,30")
