@@ -394,7 +394,9 @@ def run(events_path: str, out_dir: str, config: TrainConfig | None = None,
 
     man = manifest(fcfg)
     man.update({
-        "snapshot": asdict(scfg),
+        # The population `leadscore evaluate` rebuilds: weekly rows (the trees-only density
+        # is in train_config), without the field older code would not know.
+        "snapshot": {k: v for k, v in asdict(scfg).items() if k != "uniform_per_period"},
         "tiers": {"hot": cfg.hot, "warm": cfg.warm},
         "label": f"converted within {cfg.label_days:g} days",
         "value_model": value_info,
