@@ -60,7 +60,7 @@ SIGNIFICANT_EVENTS: tuple[str, ...] = (
     "email_click", "email_reply", "email_unsubscribe", "integration_connected",
     "teammate_invited", "support_ticket", "profile_update", "identify", "lost",
 )
-UNIFORM, EVENT = 0, 1  # Snapshots.kind
+UNIFORM, EVENT, DENSE = 0, 1, 2  # Snapshots.kind; DENSE: extra uniform-time rows, trees only
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class SnapshotConfig:
     every_days: float = 7.0  # one snapshot per lead per this many days (random phase per lead)
     max_idle_days: float = 120.0  # skip snapshots of leads silent for longer than this
     max_per_lead: int = 40
+    # Uniform-time rows per `every_days`: the first of each period is the population row
+    # (kind UNIFORM, the same rows whatever this is); the others (kind DENSE, evenly between
+    # it and the next) only give the trees more of each lead's history (models.train).
+    uniform_per_period: int = 1
     at_events: bool = True  # also snapshot right after significant events (see module doc)
     max_event_per_lead: int = 40
     significant: tuple[str, ...] = SIGNIFICANT_EVENTS
@@ -191,7 +195,7 @@ class Snapshots:
     at: np.ndarray  # snapshot time (epoch seconds)
     lead: np.ndarray  # index into `lead_ids`
     lead_ids: list[str]
-    kind: np.ndarray  # int8: UNIFORM or EVENT
+    kind: np.ndarray  # int8: UNIFORM, EVENT or DENSE
     converted_at: np.ndarray  # time of that conversion (epoch seconds; NaN if none)
 
     def take(self, mask: np.ndarray) -> Snapshots:
@@ -285,8 +289,14 @@ def build(log: EventLog, fcfg: FeatureConfig, scfg: SnapshotConfig,
         stop = min(closed, end - label_s)
         targets: list[tuple[float, int]] = []
         s_t = first + _phase(lead_id, every_s)
-        while s_t < stop and len(targets) < scfg.max_per_lead:
+        n_pop = 0
+        while s_t < stop and n_pop < scfg.max_per_lead:
             targets.append((s_t, UNIFORM))
+            n_pop += 1
+            for j in range(1, scfg.uniform_per_period):
+                d_t = s_t + j * every_s / scfg.uniform_per_period
+                if d_t < stop:
+                    targets.append((d_t, DENSE))
             s_t += every_s
         if scfg.at_events and first < stop:
             targets += [(t, EVENT) for t in _event_times(lead_id, items, types, pages, first,

@@ -19,7 +19,7 @@ from models.metrics import ece, top_fraction_rate
 from models.rules import rules_score
 from models.simulate import main as simulate_main
 from models.simulate import run as simulate
-from models.snapshots import SnapshotConfig, build, read_events
+from models.snapshots import DENSE, UNIFORM, SnapshotConfig, build, read_events
 
 NOW = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -94,6 +94,35 @@ def test_features_never_see_the_future(sim_file: tuple) -> None:
     assert after.any()
     assert not np.array_equal(base.X[rows[:n]][after], planted.X[p_rows[:n]][after],
                               equal_nan=True)  # the planted events are used once past
+
+
+@pytest.mark.parametrize("per_period", [2, 3, 7])
+def test_trees_only_rows_leave_the_population_rows_as_they_were(sim_file: tuple,
+                                                                per_period: int) -> None:
+    """`uniform_per_period` adds rows evenly between a lead's uniform-time rows (kind DENSE,
+    for the trees); the population rows (uniform and at events) are exactly those of the
+    plain build, so the calibrator, the test fold and `leadscore evaluate` do not move."""
+    path, _ = sim_file
+    log = read_events(str(path))
+    cfg, scfg = FeatureConfig(), SnapshotConfig(label_days=10, max_idle_days=400)
+    plain = build(log, cfg, scfg)
+    dense = build(log, cfg, SnapshotConfig(label_days=10, max_idle_days=400,
+                                           uniform_per_period=per_period))
+    pop = dense.kind != DENSE
+    assert pop.sum() == len(plain.y) and (~pop).sum() > len(plain.y) // 2
+    for a, b in ((dense.X[pop], plain.X), (dense.at[pop], plain.at), (dense.y[pop], plain.y),
+                 (dense.lead[pop], plain.lead), (dense.kind[pop], plain.kind)):
+        np.testing.assert_array_equal(a, b)
+    step = scfg.every_days * 86400 / per_period
+    for li in np.unique(dense.lead[~pop])[:50]:
+        u = dense.at[(dense.lead == li) & (dense.kind == UNIFORM)]
+        d = dense.at[(dense.lead == li) & (dense.kind == DENSE)]
+        # each extra row is 1 .. per_period - 1 steps after one of the lead's uniform rows
+        k = np.searchsorted(u, d, side="right") - 1
+        assert (k >= 0).all()
+        j = (d - u[k]) / step
+        np.testing.assert_allclose(j, np.rint(j), atol=1e-6)
+        assert ((np.rint(j) >= 1) & (np.rint(j) < per_period)).all()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from models.errors import UsageError
-from models.snapshots import Snapshots
+from models.snapshots import DENSE, Snapshots
 from models.state import DAY
 from models.train import (
     TrainConfig,
@@ -102,6 +102,10 @@ def test_split_settings_are_checked() -> None:
         with pytest.raises(UsageError):
             TrainConfig(calibration_leads=share).validate()
     TrainConfig(calibration_split="time").validate()
+    for n in (0, 15, -1):
+        with pytest.raises(UsageError, match="tree-snapshots-per-period"):
+            TrainConfig(tree_snapshots_per_period=n).validate()
+    TrainConfig(tree_snapshots_per_period=3).validate()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -171,6 +175,8 @@ def test_leadscore_train_cross_fits_by_default_and_says_so(small_model) -> None:
     folds = summary["folds"]
     # Every row before the test fold is a calibration row, scored out of fold.
     assert folds["calibration"]["rows"] + folds["test"]["rows"] == summary["snapshots"]
+    # By default the trees learn from the weekly rows only (no trees-only rows).
+    assert summary["snapshots_for_trees_only"] == 0
     assert folds["train"]["rows"] <= folds["calibration"]["rows"]
 
 
@@ -184,3 +190,40 @@ def test_a_fold_without_both_outcomes_is_a_usage_error() -> None:
     train, cal, _ = split_folds(s, cfg)
     with pytest.raises(UsageError, match="cross-fitting fold"):
         fit_cross(s, train, cal, cfg, ["f"], [])
+
+
+def _with_dense(s: Snapshots, per_period: int, seed: int) -> Snapshots:
+    """`s` plus trees-only rows (kind DENSE) between each lead's rows, a few of them
+    converting, as `uniform_per_period` adds them."""
+    rng = np.random.default_rng(seed + 100)
+    extra = np.repeat(np.arange(len(s.at)), per_period - 1)
+    at = s.at[extra] + 7 * DAY * np.tile(np.arange(1, per_period), len(s.at)) / per_period
+    n = len(extra)
+    cat = np.concatenate
+    return Snapshots(X=cat([s.X, s.X[extra]]), y=cat([s.y, (rng.random(n) < 0.1).astype(np.int8)]),
+                     value=cat([s.value, np.full(n, np.nan)]), currency=[None] * (len(s.at) + n),
+                     at=cat([s.at, at]), lead=cat([s.lead, s.lead[extra]]), lead_ids=s.lead_ids,
+                     kind=cat([s.kind, np.full(n, DENSE, np.int8)]),
+                     converted_at=cat([s.converted_at, np.full(n, np.nan)]))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("split", ["crossfit", "leads", "time"])
+def test_trees_only_rows_change_neither_the_calibration_nor_the_test_fold(
+        seed: int, split: str) -> None:
+    """Denser uniform-time rows (`tree_snapshots_per_period`) are for the trees only: the
+    calibrator and the test figures see the same rows as without them, and the extra rows
+    obey the trees' purge (no label into the test period)."""
+    s = _snapshots(seed)
+    d = _with_dense(s, 3, seed)
+    cfg = TrainConfig(seed=seed, calibration_split=split)
+    train0, cal0, test0 = split_folds(s, cfg)
+    train, cal, test = split_folds(d, cfg)
+    pop = d.kind != DENSE
+    np.testing.assert_array_equal(cal[pop], cal0)
+    np.testing.assert_array_equal(test[pop], test0)
+    np.testing.assert_array_equal(train[pop], train0)
+    assert not (cal | test)[~pop].any()
+    assert train[~pop].any()
+    t2 = s.at[test0].min()
+    assert np.all(d.at[train] + cfg.label_days * DAY <= t2)
