@@ -26,8 +26,8 @@ def fetch_config(**settings: object) -> tuple[int, int]:
     return asyncio.run(create())
 
 
-def test_the_defaults_gather_64_kib_for_at_most_10_ms() -> None:
-    assert fetch_config() == (FETCH_MIN_BYTES, 10) == (64 * 1024, 10)
+def test_the_defaults_gather_64_kib_for_at_most_5_ms() -> None:
+    assert fetch_config() == (FETCH_MIN_BYTES, 5) == (64 * 1024, 5)
 
 
 @pytest.mark.parametrize(("kb", "wait", "expected"), [(0, 7, (1, 7)), (8, 25, (8192, 25))])
