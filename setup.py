@@ -13,7 +13,9 @@ setup(ext_modules=[
     Extension("streams.core._record", ["streams/core/_record.c"], optional=True,
               extra_compile_args=["-O2"]),
     Extension("models._columns", ["models/_columns.c"], optional=True,
+              depends=["models/_pyfloat.h"],
               extra_compile_args=["-O2"]),
     Extension("models._state", ["models/_state.c"], optional=True,
+              depends=["models/_pyfloat.h"],
               extra_compile_args=["-O2"]),
 ])

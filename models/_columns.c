@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_pyfloat.h"
+
 static const double DAY = 86400.0;
 
 #define MAX_WIN 16
@@ -50,23 +52,6 @@ typedef struct {
 
 static PyObject *s_buckets, *s_totals, *s_decay, *s_decay_ref, *s_half_lives, *s_ts, *s_misc,
     *s_features, *s_integrations, *s_profile;
-
-/* CPython's float floor division (floatobject.c float_floor_div), for ``at // DAY``. */
-static double py_floordiv(double vx, double wx) {
-    double mod = fmod(vx, wx);
-    double div = (vx - mod) / wx;
-    if (mod) {
-        if ((wx < 0) != (mod < 0)) div -= 1.0;
-    }
-    double floordiv;
-    if (div) {
-        floordiv = floor(div);
-        if (div - floordiv > 0.5) floordiv += 1.0;
-    } else {
-        floordiv = copysign(0.0, vx / wx);
-    }
-    return floordiv;
-}
 
 static int read_indices(PyObject *seq, Py_ssize_t *out, Py_ssize_t n, Py_ssize_t limit,
                         const char *what) {

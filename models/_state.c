@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_pyfloat.h"
+
 static const double DAY = 86400.0;
 #define RING_DAYS 35
 #define MAX_RECENT_IDS 256
@@ -229,37 +231,15 @@ static void set_item(PyObject *list, Py_ssize_t i, PyObject *v) {
     Py_DECREF(old);
 }
 
-/* _tmin / _tmax: set ts[i] to t when it is unset (NaN) or t is earlier / later. */
-static int tmin(PyObject *tsv, Py_ssize_t i, double t, PyObject *t_obj) {
+/* _tmin / _tmax: set ts[i] to t when it is unset (NaN) or t is earlier (later: later). */
+static int tset(PyObject *tsv, Py_ssize_t i, double t, PyObject *t_obj, int later) {
     double cur;
     if (item_double(tsv, i, &cur) < 0) return -1;
-    if (cur != cur || t < cur) set_item(tsv, i, t_obj);
+    if (cur != cur || (later ? t > cur : t < cur)) set_item(tsv, i, t_obj);
     return 0;
 }
-
-static int tmax(PyObject *tsv, Py_ssize_t i, double t, PyObject *t_obj) {
-    double cur;
-    if (item_double(tsv, i, &cur) < 0) return -1;
-    if (cur != cur || t > cur) set_item(tsv, i, t_obj);
-    return 0;
-}
-
-/* CPython's float floor division (floatobject.c float_floor_div), for ``ts // DAY``. */
-static double py_floordiv(double vx, double wx) {
-    double mod = fmod(vx, wx);
-    double div = (vx - mod) / wx;
-    if (mod) {
-        if ((wx < 0) != (mod < 0)) div -= 1.0;
-    }
-    double floordiv;
-    if (div) {
-        floordiv = floor(div);
-        if (div - floordiv > 0.5) floordiv += 1.0;
-    } else {
-        floordiv = copysign(0.0, vx / wx);
-    }
-    return floordiv;
-}
+#define tmin(tsv, i, t, t_obj) tset(tsv, i, t, t_obj, 0)
+#define tmax(tsv, i, t, t_obj) tset(tsv, i, t, t_obj, 1)
 
 /* CPython's float ``**`` for a base of 2.0 and a finite, non-zero exponent: C's pow. */
 static double pow2(double x) { return x == 0.0 ? 1.0 : pow(2.0, x); }

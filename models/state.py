@@ -175,7 +175,7 @@ def observe(ev: Any) -> Obs:
 def id_hash(s: str) -> int:
     """Stable 63-bit hash (Python's hash() is salted per process, so unusable in RocksDB)."""
     if _native is not None:
-        return int(_native.id_hash(s))
+        return _native.id_hash(s)
     return id_hash_py(s)
 
 
