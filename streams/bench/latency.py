@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from models.errors import UsageError
+from streams.bench.machine import Share, ShareMeter, broker_pid
 from streams.bench.prepare import Run, _producer, _send
-from streams.bench.scorer import _check_alive, cpu_seconds, worker, worker_env
+from streams.bench.scorer import _check_alive, worker, worker_env
 from streams.commands.produce import route_lines
 from streams.core.latency import histogram_delta, parse_histogram
 from streams.settings import Settings
@@ -108,6 +109,7 @@ class Latency:
     worker_buckets: list[tuple[float, float]]
     worker_cores: float = math.nan  # the worker's CPU time while sending / wall time
     linger_ms: float = 0.0  # the sending producer's linger.ms
+    machine: Share | None = None  # who used the machine's cores while sending
 
 
 def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
@@ -122,16 +124,17 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
         with worker(run, worker_env(run, s, web_port, 0), "worker-latency") as proc:
             producer = _wait_probe(run, s, reader, proc, leads[0], uuid.uuid4().hex[:8],
                                    linger_ms)
+            meter = ShareMeter(proc.pid, broker_pid(run.bootstrap))
             for rate in rates:
                 tag = uuid.uuid4().hex[:8]
                 before = scrape_histogram(web_port, LATENCY_METRIC)
                 sender = Sender(producer, s, leads, rate, max(1, round(rate * seconds)), tag)
-                cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
+                meter.start()
                 sender.start()
                 while sender.is_alive():
                     reader.poll(0.1)
                     _check_alive(proc, run)
-                cores = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - wall0)
+                share = meter.stop()
                 _drain(reader, sender, proc, run)
                 if sender.error is not None:
                     raise UsageError(f"sending the latency events failed: {sender.error}")
@@ -141,7 +144,8 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                 times = list(sender.sent_at.values())
                 span = max(times) - min(times) if len(times) > 1 else math.nan
                 out.append(Latency(rate, len(times), len(lat), lat, (len(times) - 1) / span,
-                                   histogram_delta(after, before), cores, linger_ms))
+                                   histogram_delta(after, before), share.worker, linger_ms,
+                                   share))
     finally:
         reader.close()
     return out

@@ -67,7 +67,7 @@ def latency_rows(lat: Latency, seconds: float) -> list[tuple[str, str]]:
              f"{fmt_ms(w99)} (record timestamp -> change acknowledged; bucket-interpolated)"),
         ("", f"the worker used {lat.worker_cores:.2f} cores while they were sent "
              f"({lat.worker_cores / lat.send_rate * 1e6:,.0f} CPU-us per event)"),
-    ]
+    ] + ([("", f"the machine meanwhile: {lat.machine.text()}")] if lat.machine else [])
 
 
 def throughput_rows(tp: Throughput, events: int, leads_held: int) -> list[tuple[str, str]]:

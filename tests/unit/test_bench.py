@@ -119,3 +119,55 @@ def test_explanation_and_drift_parts_are_measured_on_the_model(small_model: Path
     assert "30.0 in numpy" in text1 and "100.0 with LightGBM" in text1
     assert text1.endswith("the worker uses: tables, C code)")
     assert "0.10 CPU-us/event" in text2
+
+
+def test_machine_busy_is_all_but_idle_and_iowait(tmp_path: Path) -> None:
+    from streams.bench.machine import machine_busy_seconds
+
+    hz = os.sysconf("SC_CLK_TCK")
+    (tmp_path / "stat").write_text(
+        f"cpu  {hz} 0 {hz} {5 * hz} {hz} 0 0 0 {7 * hz} 0\n"
+        "cpu0 1 0 1 5 1 0 0 0 0 0\ncpu1 1 0 1 5 1 0 0 0 0 0\nintr 1 2 3\n")
+    busy, cpus = machine_busy_seconds(tmp_path)
+    assert (busy, cpus) == (2.0, 2)  # user + system; idle, iowait and guest left out
+    assert math.isnan(machine_busy_seconds(tmp_path / "missing")[0])
+
+
+def test_listener_pid_finds_the_process_on_a_loopback_port() -> None:
+    import socket
+
+    from streams.bench.machine import broker_pid, listener_pid
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert listener_pid(port) == os.getpid()
+        assert broker_pid(f"127.0.0.1:{port}") == os.getpid()
+    assert listener_pid(port) is None  # closed: nobody listens any more
+    assert broker_pid(f"kafka.example.com:{port}") is None  # not this machine's
+
+
+def test_share_meter_counts_this_process_within_the_machine() -> None:
+    from streams.bench.machine import ShareMeter
+
+    meter = ShareMeter(os.getpid(), None)
+    meter.start()
+    end = cpu_seconds(os.getpid()) + 0.3
+    while cpu_seconds(os.getpid()) < end:
+        pass  # burn CPU in this process: it is both "the worker" and "the bench" here
+    share = meter.stop()
+    assert share.cpus == os.cpu_count()
+    assert share.worker > 0.5 and share.bench == pytest.approx(share.worker)
+    assert share.busy >= share.worker - 0.1  # this process is part of the machine
+    assert math.isnan(share.broker)
+    assert "broker unknown" in share.text()
+
+
+def test_share_text_names_every_part() -> None:
+    from streams.bench.machine import Share
+
+    share = Share(cpus=2, busy=1.7, worker=0.78, broker=0.6, bench=0.22)
+    assert share.other == pytest.approx(0.1)
+    assert share.text() == ("1.70 of 2 cores busy: worker 0.78, broker 0.60, this bench's "
+                            "sender and reader 0.22, other 0.10")
