@@ -24,6 +24,7 @@ from streams.bench.parts import rows as part_rows
 from streams.bench.prepare import (
     Run,
     create_topics,
+    drop_created,
     ensure_broker,
     ensure_model,
     generate_events,
@@ -86,7 +87,7 @@ def bench(args: argparse.Namespace, run: Run) -> list[tuple[str, str]]:
     ensure_model(run, args.model)
     say(f"simulating {args.events:,} events")
     ev = generate_events(args.events, args.leads, run.work)
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    prefix = run.prefix = f"bench-{uuid.uuid4().hex[:8]}"
     scorer_s = topic_settings(f"{prefix}-scorer", run.bootstrap, args.partitions)
     ceil_s = topic_settings(f"{prefix}-ceiling", run.bootstrap, args.partitions)
     group_s = topic_settings(f"{prefix}-group", run.bootstrap, args.partitions)
@@ -153,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("python -m streams.bench: interrupted", file=sys.stderr)
         return 130
     finally:
-        if run.spec is not None:
+        if run.spec is None and run.prefix:  # somebody else's broker: leave it as it was
+            say(f"deleted the {drop_created(run)} topics this run created on {run.bootstrap}")
+        elif run.spec is not None:
             localkafka.stop(run.spec, grace=20)
             say("Kafka stopped (the bench started it)")
         if ok:

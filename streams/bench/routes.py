@@ -35,6 +35,7 @@ from streams.bench.prepare import (
     REPO_ROOT,
     Run,
     create_topics,
+    drop_created,
     ensure_broker,
     generate_events,
     preload,
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             found = RESULT.search(out.stdout + out.stderr)
             print(found.group(0) if found else f"ROUTE {route}: no result "
                   f"(status {out.returncode})", flush=True)
+            if run.spec is None:  # somebody else's broker: leave it as it was
+                run.prefix = prefix
+                drop_created(run)
     finally:
         if run.spec is not None:
             localkafka.stop(run.spec, grace=20)
