@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from streams.core.record import LeadRecord
+from streams.core.record import LeadRecord, untrack
 
 
 class RecordCache:
@@ -49,7 +49,9 @@ class RecordCache:
             return
         items = self._items
         items.pop(key, None)
-        items[key] = (raw, rec)
+        entry = (raw, rec)
+        untrack(entry)  # kept for long: out of the garbage collector's sight (record.py)
+        items[key] = entry
         if len(items) > self.capacity:
             items.popitem(last=False)
 

@@ -248,3 +248,78 @@ def test_bad_records_are_refused_by_the_encoder_as_by_python(edges: list[LeadRec
             bad.to_bytes_py()
         with pytest.raises(cls):
             record.native.encode(bad)
+
+
+def _tracked_in(obj: Any, seen: set[int] | None = None) -> list[str]:
+    """Every object of a record's tree (its attributes, items, slots) the cyclic garbage
+    collector still tracks."""
+    import gc
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    out = [type(obj).__name__] if gc.is_tracked(obj) else []
+    for ref in gc.get_referents(obj):
+        if not isinstance(ref, type):
+            out += _tracked_in(ref, seen)
+    return out
+
+
+def test_decoded_records_are_out_of_the_garbage_collectors_sight(written: list[bytes],
+                                                                 edges: list[LeadRecord]) -> None:
+    """A decoded record (state, alert state, every list, dict, set and tuple of it) is
+    untracked, so records kept for long do not swell the youngest generation."""
+    for raw in [*written[::25], *(e.to_bytes() for e in edges)]:
+        assert _tracked_in(decode_c(raw)) == []
+
+
+def test_untrack_takes_a_cache_entry_and_stops_at_foreign_objects() -> None:
+    import gc
+
+    class Foreign:
+        pass
+
+    rec = edge_records([LeadState.new(key="x")]).__next__()
+    entry = (b"raw", rec)
+    assert gc.is_tracked(entry) and gc.is_tracked(rec)
+    assert record.untrack(entry) is True
+    assert _tracked_in(entry) == []
+    # Something that is not plain data below a container keeps it (and what is above it)
+    # tracked: the collector must still see through it.
+    rec2 = edge_records([LeadState.new(key="y")]).__next__()
+    rec2.state.profile = {"company": [Foreign()]}
+    assert record.untrack(rec2) is False
+    assert gc.is_tracked(rec2) and gc.is_tracked(rec2.state)
+    assert gc.is_tracked(rec2.state.profile) and not gc.is_tracked(rec2.state.buckets)
+
+
+def test_garbage_hanging_off_an_untracked_record_is_still_collected() -> None:
+    """Untracking a record hides nothing the collector must find: a cycle put into it later
+    is collected once the record is gone."""
+    import gc
+    import weakref
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    rec = decode_c(next(edge_records([LeadState.new(key="z")])).to_bytes())
+    assert not gc.is_tracked(rec)
+    node = Node()
+    gone = weakref.ref(node)
+    rec.state.profile["cycle"] = node  # the dict is tracked again by CPython itself
+    del node
+    gc.collect()
+    assert gone() is not None  # still reachable through the record
+    del rec
+    gc.collect()
+    assert gone() is None
+
+
+def test_untrack_without_the_extension_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    monkeypatch.setattr(record, "native", None)
+    entry = (b"raw", next(edge_records([LeadState.new(key="w")])))
+    assert record.untrack(entry) is False and gc.is_tracked(entry)

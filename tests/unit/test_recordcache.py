@@ -107,3 +107,19 @@ def test_the_cache_keeps_the_most_recently_written_and_takes_only_its_own_bytes(
     off = RecordCache(0)
     off.put("a", b"1", rec[0])
     assert len(off) == 0
+
+
+def test_cached_records_are_out_of_the_garbage_collectors_sight() -> None:
+    """What the cache keeps for long does not swell the collector's youngest generation
+    (streams/core/record.py, untrack)."""
+    import gc
+
+    from models.state import LeadState
+    from streams.core.alerting import AlertState
+
+    rec = LeadRecord(LeadState.new(key="a"), 10, 0.1, "cold", 1.7e9, AlertState())
+    assert gc.is_tracked(rec)
+    cache = RecordCache(2)
+    cache.put("a", b"1", rec)
+    assert not gc.is_tracked(rec) and not gc.is_tracked(rec.state.buckets)
+    assert cache.take("a", b"1") is rec
