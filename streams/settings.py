@@ -303,10 +303,11 @@ class Settings(BaseSettings):
         "it bounds the latency that adds. The broker also holds a fetch this long to gather "
         "LEADSCORE_FETCH_MIN_KB, so a quiet worker takes one batch per wait rather than one "
         "per record. Lower: less latency, more fetches and batches; each empty fetch costs "
-        "the consumer thread ~0.75 ms of CPU. Measured on the bench's pricing views, four "
-        "pairs of runs, 5 against 10: p50 at 300/s 16-17 against 18-24 ms (p99 32-35 against "
-        "32-74), at 2,000/s 21-26 against 23-29 ms; the worker's cores at 300/s 0.52-0.56 "
-        "against 0.35-0.43, idle 0.16 against 0.10. Env: LEADSCORE_FETCH_WAIT_MS.",
+        "the consumer thread ~0.75 ms of CPU. Measured on the bench's pricing views, two pairs "
+        "of runs on a fresh broker, 5 against 10: p50 at 300/s 15-16 against 18-19 ms, at "
+        "2,000/s 21-24 against 22-25 ms; the worker's cores at 300/s 0.54-0.58 against "
+        "0.36-0.40, idle 0.16 against 0.10: 10 suits a deployment that values CPU over a "
+        "few milliseconds. Env: LEADSCORE_FETCH_WAIT_MS.",
     )
     fetch_min_kb: int = Field(
         64,
