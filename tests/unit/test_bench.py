@@ -157,8 +157,10 @@ def test_share_meter_counts_this_process_within_the_machine() -> None:
     while cpu_seconds(os.getpid()) < end:
         pass  # burn CPU in this process: it is both "the worker" and "the bench" here
     share = meter.stop()
+    # Shares of the window's wall time: how much of it this process got depends on the rest
+    # of the machine, so only what holds whatever the load is asserted.
     assert share.cpus == os.cpu_count()
-    assert share.worker > 0.5 and share.bench == pytest.approx(share.worker)
+    assert share.worker > 0 and share.bench == pytest.approx(share.worker)
     assert share.busy >= share.worker - 0.1  # this process is part of the machine
     assert math.isnan(share.broker)
     assert "broker unknown" in share.text()
