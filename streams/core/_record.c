@@ -101,16 +101,20 @@ static int visit_untrack(PyObject *o, void *arg) {
 }
 
 static int untrack_deep(PyObject *o, int depth) {
-    if (!PyObject_IS_GC(o) || !PyObject_GC_IsTracked(o)) return 1;
+    if (!PyObject_IS_GC(o)) return 1;
     PyTypeObject *t = Py_TYPE(o);
     PyObject *tp = (PyObject *)t;
     int ours = t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type
                || t == &PySet_Type || t == &PyFrozenSet_Type
                || (C.ready && (tp == C.record || tp == C.state || tp == C.alert));
-    if (!ours || depth > 16 || t->tp_traverse == NULL) return 0;
+    /* Our containers are walked even when already untracked: a cached record that a batch
+     * changed (a new alert state, history tuples, a list's new items) is untracked again
+     * but holds tracked objects put into it since. */
+    if (!ours) return !PyObject_GC_IsTracked(o);
+    if (depth > 16 || t->tp_traverse == NULL) return 0;
     walk_t w = {tp, depth, 1};
     t->tp_traverse(o, visit_untrack, &w);
-    if (w.all) PyObject_GC_UnTrack(o);
+    if (w.all && PyObject_GC_IsTracked(o)) PyObject_GC_UnTrack(o);
     return w.all;
 }
 
@@ -501,7 +505,6 @@ static PyObject *decode(PyObject *self, PyObject *arg) {
     if (put(rec, S_contacted_at, contacted) < 0) { Py_XDECREF(history); Py_XDECREF(observed); goto fail; }
     if (put(rec, S_history, history) < 0) { Py_XDECREF(observed); goto fail; }
     if (put(rec, S_observed, observed) < 0) goto fail;
-    untrack_deep(rec, 0);
     Py_DECREF(state);
     Py_DECREF(alert);
     PyBuffer_Release(&view);

@@ -377,7 +377,9 @@ def untrack(obj: Any) -> bool:
     come and go; CPython then lets its youngest generation grow far past its threshold (a
     record that replaces another is not counted) and each collection took up to 150 ms of
     the event loop at 2,000 events/s. A record's tree holds no cycles, so the collector
-    has nothing to find in it. Decoded records are untracked as they are made."""
+    has nothing to find in it. The record cache untracks what it keeps at every put, and
+    this walks into already untracked parts too: a batch may have put new objects (an alert
+    state, history entries) into a cached record since."""
     return bool(native.untrack(obj)) if native is not None else False
 
 

@@ -266,12 +266,30 @@ def _tracked_in(obj: Any, seen: set[int] | None = None) -> list[str]:
     return out
 
 
-def test_decoded_records_are_out_of_the_garbage_collectors_sight(written: list[bytes],
-                                                                 edges: list[LeadRecord]) -> None:
-    """A decoded record (state, alert state, every list, dict, set and tuple of it) is
-    untracked, so records kept for long do not swell the youngest generation."""
+def test_untracked_records_are_wholly_out_of_the_garbage_collectors_sight(
+        written: list[bytes], edges: list[LeadRecord]) -> None:
+    """A decoded record, untracked (as the record cache does with what it keeps), has no
+    tracked object left: state, alert state, every list, dict, set and tuple of it."""
     for raw in [*written[::25], *(e.to_bytes() for e in edges)]:
-        assert _tracked_in(decode_c(raw)) == []
+        rec = decode_c(raw)
+        assert _tracked_in(rec) != []  # decoding itself leaves that to the cache
+        assert record.untrack(rec) is True
+        assert _tracked_in(rec) == []
+
+
+def test_untrack_walks_into_untracked_parts_a_batch_changed(written: list[bytes]) -> None:
+    """A cached (untracked) record that a batch changed holds new tracked objects deep in
+    its tree (a list's new tuple, a new dict); untracking it again finds them."""
+    import gc
+
+    rec = decode_c(written[0])
+    assert record.untrack(rec) is True
+    rec.state.buckets[10**6] = [0, 1]  # a new day: the dict is tracked again by CPython
+    rec.state.misc.append([4.0])  # a tracked list inside an untracked one
+    assert not gc.is_tracked(rec) and not gc.is_tracked(rec.state.misc)
+    assert sorted(_tracked_in(rec)) == ["dict", "list", "list"]
+    assert record.untrack((b"raw", rec)) is True
+    assert _tracked_in(rec) == []
 
 
 def test_untrack_takes_a_cache_entry_and_stops_at_foreign_objects() -> None:
@@ -305,7 +323,7 @@ def test_garbage_hanging_off_an_untracked_record_is_still_collected() -> None:
             self.me = self
 
     rec = decode_c(next(edge_records([LeadState.new(key="z")])).to_bytes())
-    assert not gc.is_tracked(rec)
+    assert record.untrack(rec) is True and not gc.is_tracked(rec)
     node = Node()
     gone = weakref.ref(node)
     rec.state.profile["cycle"] = node  # the dict is tracked again by CPython itself
