@@ -107,9 +107,13 @@ class Latency:
     # The worker's own histogram (what Prometheus and the Grafana dashboard show) over the
     # same events: cumulative (upper bound, count) per bucket, from /metrics before and after.
     worker_buckets: list[tuple[float, float]]
-    worker_cores: float = math.nan  # the worker's CPU time while sending / wall time
     linger_ms: float = 0.0  # the sending producer's linger.ms
     machine: Share | None = None  # who used the machine's cores while sending
+
+    @property
+    def worker_cores(self) -> float:
+        """The worker's CPU time while sending / wall time."""
+        return self.machine.worker if self.machine is not None else math.nan
 
 
 def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
@@ -144,8 +148,7 @@ def scorer_latency(run: Run, s: Settings, leads: list[str], web_port: int,
                 times = list(sender.sent_at.values())
                 span = max(times) - min(times) if len(times) > 1 else math.nan
                 out.append(Latency(rate, len(times), len(lat), lat, (len(times) - 1) / span,
-                                   histogram_delta(after, before), share.worker, linger_ms,
-                                   share))
+                                   histogram_delta(after, before), linger_ms, share))
     finally:
         reader.close()
     return out
