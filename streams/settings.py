@@ -296,24 +296,38 @@ class Settings(BaseSettings):
     fetch_wait_ms: float = Field(
         5.0,
         ge=1,
-        description="Longest time the broker holds the worker's fetch when there is no new "
-        "data (aiokafka fetch_max_wait_ms; Faust sets 1500). aiokafka keeps one fetch per "
-        "broker in flight and leaves out partitions whose records are not consumed yet, so "
-        "new records of a busy partition can wait this long behind a fetch for idle ones: "
-        "it bounds the latency that adds. The broker also holds a fetch this long to gather "
+        description="Longest time the broker holds the scorer's fetch when there is no new "
+        "data (librdkafka fetch.wait.max.ms; with LEADSCORE_HOT_FETCH=faust aiokafka "
+        "fetch_max_wait_ms, where Faust sets 1500). A client keeps one fetch per broker in "
+        "flight and leaves out partitions whose records are not consumed yet, so new records "
+        "of a busy partition can wait this long behind a fetch for idle ones: it bounds the "
+        "latency that adds. The broker also holds a fetch this long to gather "
         "LEADSCORE_FETCH_MIN_KB, so a quiet worker takes one batch per wait rather than one "
-        "per record. Lower: less latency, more fetches and batches; each empty fetch costs "
-        "the consumer thread ~0.75 ms of CPU. Measured on the bench's pricing views, two pairs "
+        "per record. Lower: less latency, more fetches and batches; with Faust's consumer "
+        "each empty fetch costs its thread ~0.75 ms of CPU (librdkafka's cost no Python). "
+        "Measured with Faust's consumer on the bench's pricing views, two pairs "
         "of runs on a fresh broker, 5 against 10: p50 at 300/s 15-16 against 18-19 ms, at "
         "2,000/s 21-24 against 22-25 ms; the worker's cores at 300/s 0.54-0.58 against "
         "0.36-0.40, idle 0.16 against 0.10: 10 suits a deployment that values CPU over a "
         "few milliseconds. Env: LEADSCORE_FETCH_WAIT_MS.",
     )
+    hot_fetch: Literal["librdkafka", "faust"] = Field(
+        "librdkafka",
+        description="Who fetches the scorer's records. librdkafka: a librdkafka consumer "
+        "assigned from Faust's group fetches them in its C threads, while Faust's consumer "
+        "keeps the group, the changelogs and the commits (streams/worker/hotfetch.py): no "
+        "Python and no GIL per fetch. faust: Faust's own (aiokafka) consumer hands the "
+        "batches it fetched to the agent (streams/worker/fetch.py), the design before it. "
+        "Measured on the bench's pricing views at 2,000/s, in turns: p50 14-16 against "
+        "19-23 ms, the worker's cores 0.64-0.70 against 0.77-0.83 (README, Performance). "
+        "Env: LEADSCORE_HOT_FETCH.",
+    )
     fetch_min_kb: int = Field(
         64,
         ge=0,
-        description="How much new data the broker gathers before it answers the worker's "
-        "fetch early, KiB (aiokafka fetch_min_bytes); below it, the fetch is answered after "
+        description="How much new data the broker gathers before it answers the scorer's "
+        "fetch early, KiB (librdkafka fetch.min.bytes, or aiokafka fetch_min_bytes); below "
+        "it, the fetch is answered after "
         "LEADSCORE_FETCH_WAIT_MS. At 64 a quiet worker takes one batch per fetch wait, so a "
         "record waits for the rest of that wait (half of it on average). 0: the broker "
         "answers as soon as anything arrives: less latency, many more, smaller batches, and "

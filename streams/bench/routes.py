@@ -54,7 +54,8 @@ def child(route: str, prefix: str, n: int, bootstrap: str, port: int, datadir: s
     from faust.transport.drivers import aiokafka as faust_aiokafka
     from faust.types import TP
 
-    from streams.worker.fetch import BatchSink, BatchTransport, Fetched
+    from streams.worker.batches import BatchSink, Fetched
+    from streams.worker.fetch import BatchTransport
 
     s = topic_settings(prefix, bootstrap, 4)
     inputs = frozenset([*s.input_topics, s.topic_handoff])

@@ -27,8 +27,10 @@ from streams.worker import logs, views
 from streams.worker import tables as tables_
 from streams.worker import topics as topics_
 from streams.worker.agents import lead_events
+from streams.worker.batches import BatchSink
+from streams.worker.clients import hot_consumer_config
 from streams.worker.context import WorkerContext
-from streams.worker.fetch import BatchSink, BatchTransport
+from streams.worker.fetch import BatchTransport
 from streams.worker.recovery import SeekFirstTableManager
 from streams.worker.timers import idle, kafka_probe, modelwatch
 
@@ -42,6 +44,8 @@ class LeadscoreApp(faust.App):
     batch_sink: BatchSink | None = None
     fetch_wait_ms: float | None = None  # the broker's fetch wait (streams/worker/fetch.py)
     fetch_min_kb: int | None = None  # what the broker gathers before answering early
+    # librdkafka's settings when it fetches the scorer's topics (streams/worker/hotfetch.py)
+    hot_fetch_config: dict[str, Any] | None = None
     order_wait_ms: float | None = None  # the event-time ordering's wait (streams/worker/order.py)
     kafka_outage: logs.KafkaOutage | None = None  # the outage log filter (streams/worker/logs.py)
     kafka_bootstrap: str = "Kafka"  # named in the outage lines
@@ -110,6 +114,8 @@ def build_app(settings: Settings) -> LeadscoreApp:
     )
     app.fetch_wait_ms = settings.fetch_wait_ms
     app.fetch_min_kb = settings.fetch_min_kb
+    app.hot_fetch_config = (hot_consumer_config(settings) if settings.hot_fetch == "librdkafka"
+                            else None)
     app.order_wait_ms = settings.order_wait_ms
     app.kafka_bootstrap = settings.kafka_bootstrap
     return app

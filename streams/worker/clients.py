@@ -35,3 +35,31 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "batch.size": settings.producer_batch_kb * 1024,
         "compression.type": settings.producer_compression,
     }
+
+
+# What librdkafka may hold fetched and not yet consumed, KiB (its default, 64 MiB, would be
+# most of a worker's memory budget when it starts behind a backlog).
+HOT_FETCH_QUEUE_KB = 8 * 1024
+
+
+def hot_consumer_config(settings: Settings) -> dict[str, Any]:
+    """The scorer's librdkafka consumer (``LEADSCORE_HOT_FETCH=librdkafka``,
+    :mod:`streams.worker.hotfetch`): assigned by hand, never committing (the commits go
+    through Faust's consumer, the group's member); the group id only to read the group's
+    committed offsets. Fetch wait and size as Faust's consumer has them (the settings),
+    ``auto.offset.reset`` as Faust's (``earliest``), uncommitted records read as aiokafka
+    reads them."""
+    return {
+        **client_config(settings),
+        "log_level": 3,
+        "logger": logging.getLogger("kafka.librdkafka"),
+        "group.id": settings.app_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_uncommitted",
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": int(settings.fetch_wait_ms),
+        "fetch.min.bytes": max(1, settings.fetch_min_kb * 1024),
+        "queued.max.messages.kbytes": HOT_FETCH_QUEUE_KB,
+    }

@@ -49,7 +49,7 @@ from typing import Any
 from faust.types import TP
 
 from streams.core.processing import BatchResult
-from streams.worker.fetch import Fetched
+from streams.worker.batches import Fetched
 from streams.worker.producer import Acks, BatchProducer
 from streams.worker.state import (
     PartitionWrites,

@@ -30,8 +30,11 @@ back while one of its partitions is known to have more on the broker (bounded by
 ``LEADSCORE_ORDER_WAIT_MS``). Held records are not in any batch, so no commit passes them;
 a partition whose buffer is full is left out of the fetch until the scorer has taken some.
 
-Chosen over driving a confluent-kafka consumer from Faust's assignment by measurement of an
-empty batch agent each way; see the README, "Performance".
+This is the fetcher with ``LEADSCORE_HOT_FETCH=faust``. By default a librdkafka consumer
+assigned from Faust's group fetches the scorer's records instead (:mod:`streams.worker.
+hotfetch`: no Python per fetch); this consumer then fetches only the changelogs (the scorer's
+partitions paused in aiokafka), still owns the group and the commits, and its ``wait_empty``
+still drains the agent. Measured both ways: README, "Performance".
 """
 
 from __future__ import annotations
@@ -39,69 +42,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from streams.worker.batches import BatchSink, Fetched
+from streams.worker.hotfetch import HotFetch
 from streams.worker.order import OrderBuffer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Fetched:
-    """One batch of the agent's topics: aiokafka ConsumerRecords per partition (each a run of
-    consecutive offsets), and the same records in the order to process them (``ordered``:
-    event-time order within a task, :mod:`streams.worker.order`)."""
-
-    generation: int
-    by_tp: dict[TP, list[Any]]
-    ordered: list[Any] | None = None
-    count: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.count = sum(len(r) for r in self.by_tp.values())
-
-    def records(self) -> list[Any]:
-        """The batch's records in the order to process them (without an order: partition
-        after partition, each in offset order)."""
-        if self.ordered is not None:
-            return self.ordered
-        out: list[Any] = []
-        for recs in self.by_tp.values():
-            out += recs
-        return out
-
-    def only(self, tps: set[TP] | frozenset[TP]) -> Fetched:
-        """The batch without the records of partitions not in ``tps``."""
-        keep = {tp: r for tp, r in self.by_tp.items() if tp in tps}
-        ordered = [r for r in self.records() if (r.topic, r.partition) in keep]
-        return Fetched(self.generation, keep, ordered)
-
-    def next_offsets(self) -> dict[TP, int]:
-        """Offset to commit per partition once this batch is done (last offset + 1)."""
-        return {tp: recs[-1].offset + 1 for tp, recs in self.by_tp.items() if recs}
-
-
-class BatchSink:
-    """Where :class:`BatchConsumer` delivers batches, and how it learns the agent is idle.
-
-    ``topics``: the topics whose records go to the agent; ``ordered``: those of them whose
-    records are released in event-time order per partition number (the input topics,
-    :mod:`streams.worker.order`). ``deliver``: awaited with each batch (the agent's channel:
-    it blocks while the agent is busy, which stops fetching). ``drain``: awaited by
-    :meth:`BatchConsumer.wait_empty`, returns once every batch the agent has started is
-    committed (or dropped)."""
-
-    def __init__(self, topics: Iterable[str], deliver: Callable[[Fetched], Awaitable[Any]],
-                 drain: Callable[[], Awaitable[None]], ordered: Iterable[str] = ()) -> None:
-        self.topics = frozenset(topics)
-        self.ordered = frozenset(ordered) & self.topics
-        self.deliver = deliver
-        self.drain = drain
 
 
 # Used when the app sets none (LEADSCORE_ORDER_WAIT_MS is the setting).
@@ -123,11 +74,24 @@ class BatchConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    _hot: HotFetch | None = None  # the scorer's own fetcher, when librdkafka fetches
+
+    def _hot_config(self) -> dict[str, Any] | None:
+        """librdkafka's settings when it fetches the scorer's topics (else None)."""
+        return getattr(self.app, "hot_fetch_config", None)
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
         sink = self.sink
         if sink is None or self.should_stop:
             return records, active
+        config = self._hot_config()
+        if config is not None:
+            if self._hot is None:
+                self._hot = HotFetch(self, sink, config, self._order_for(sink))
+                self._hot.start()
+            return {tp: r for tp, r in (records or {}).items()
+                    if tp.topic not in sink.topics}, active
         records = records or {}
         mine = {tp: recs for tp, recs in records.items() if tp.topic in sink.topics}
         theirs = {tp: recs for tp, recs in records.items() if tp.topic not in sink.topics}
@@ -178,6 +142,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
         """aiokafka's records of the active partitions, leaving out those whose ordering
         buffers are full (their records stay in aiokafka's buffer: it fetches no more of
         them meanwhile), and waiting no longer than the ordering needs."""
+        sink = self.sink
+        if sink is not None and self._hot_config() is not None:
+            # librdkafka fetches the scorer's partitions; an empty set would mean "all".
+            active_partitions = {tp for tp in active_partitions or ()
+                                 if tp.topic not in sink.topics}
+            if not active_partitions:
+                await asyncio.sleep(min(timeout, 0.2))
+                return {}
+            return await super()._getmany(active_partitions, timeout)
         order = self._order
         if order is not None and active_partitions:
             full = order.full()
@@ -206,6 +179,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
             await self.seek(tp, offset)
         except Exception as exc:  # noqa: BLE001 - e.g. no longer assigned: nothing to redo
             log.info("not seeking %s back to %s: %r", tp, offset, exc)
+
+    async def on_stop(self) -> None:
+        await super().on_stop()  # waits for the agent's batches (wait_empty)
+        if self._hot is not None:
+            self._hot.stop()
 
     async def wait_empty(self) -> None:
         """Also wait for the batch agent's started batches to be committed (called by Faust
@@ -247,12 +225,35 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         wait_ms = getattr(self.app, "fetch_wait_ms", None)
+        if getattr(self.app, "hot_fetch_config", None) is not None and wait_ms is not None:
+            # Only the changelogs are fetched here: no record waits behind this wait.
+            wait_ms = max(wait_ms, CHANGELOG_FETCH_WAIT_MS)
         if wait_ms is not None:
             min_kb = getattr(self.app, "fetch_min_kb", None)
             consumer._fetch_max_wait_ms = int(wait_ms)
             consumer._fetch_min_bytes = (FETCH_MIN_BYTES if min_kb is None
                                          else max(1, int(min_kb) * 1024))
         return consumer
+
+
+    async def _fetch_records(self, consumer: Any, active_partitions: Any,
+                             timeout: float | None = None,
+                             max_records: int | None = None) -> Any:
+        sink = getattr(self.app, "batch_sink", None)
+        if sink is not None and getattr(self.app, "hot_fetch_config", None) is not None:
+            # librdkafka fetches the scorer's partitions (streams/worker/hotfetch.py): aiokafka
+            # must not (its position and buffer for them would be wasted work and memory).
+            mine = {tp for tp in consumer.assignment() if tp.topic in sink.topics}
+            if mine - consumer.paused():
+                consumer.pause(*(mine - consumer.paused()))
+        return await super()._fetch_records(consumer, active_partitions, timeout=timeout,
+                                             max_records=max_records)
+
+
+# aiokafka's fetch wait when it fetches only the changelogs (LEADSCORE_HOT_FETCH=librdkafka):
+# a standby's or a recovery's records, where a few tens of ms do not matter, for ~10 empty
+# fetches a second instead of ~200.
+CHANGELOG_FETCH_WAIT_MS = 100.0
 
 
 class BatchTransport(faust_aiokafka.Transport):

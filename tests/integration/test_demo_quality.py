@@ -131,7 +131,9 @@ def test_drifted_traffic_moves_the_calibration_and_drift_gauges(kafka, topic_pre
           f"score PSI {before['leadscore_drift_score_psi']:.3f}; with the shifted half: {n:.0f}, "
           f"predicted {predicted1:.3f} observed {observed1:.3f}, score PSI "
           f"{after['leadscore_drift_score_psi']:.3f}")
-    # the same outcomes judged (give or take the batches the worker happened to fold)
-    assert abs(n - 2 * n0) <= 0.1 * n0 and abs(observed1 - observed0) < 0.03
+    # the same outcomes judged, give or take the batches the worker happened to fold: a
+    # backlog met at start-up makes bigger batches, fewer scored days, fewer joins (the same
+    # baseline joined 59-66 outcomes in runs of this test, with either fetcher)
+    assert abs(n - 2 * n0) <= 0.15 * n0 and abs(observed1 - observed0) < 0.03
     assert predicted1 > predicted0 + 0.01, (predicted0, predicted1, observed0)
     assert after["leadscore_drift_score_psi"] > before["leadscore_drift_score_psi"] + 0.05

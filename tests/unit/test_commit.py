@@ -15,8 +15,8 @@ from faust.types import TP
 from rocksdict import Options, Rdict
 
 from streams.core.processing import BatchResult, Output, Write
+from streams.worker.batches import Fetched
 from streams.worker.commit import Committer, InFlight
-from streams.worker.fetch import Fetched
 from streams.worker.producer import Acks
 from streams.worker.state import OFFSET_KEY, Pending, TableStore, encode_key
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from faust.types import TP
 
-from streams.worker.fetch import Fetched
+from streams.worker.batches import Fetched
 from streams.worker.order import OrderBuffer, event_time_ms
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

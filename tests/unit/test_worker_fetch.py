@@ -1,6 +1,7 @@
-"""The worker's fetch settings reach aiokafka's consumer (Faust creates it with its own
-defaults: a 1.5 s fetch wait and fetch_min_bytes 1), without a broker: the consumer is only
-created, never started."""
+"""The worker's fetch settings reach aiokafka's consumer when it fetches the scorer's records
+(LEADSCORE_HOT_FETCH=faust; Faust creates it with its own defaults: a 1.5 s fetch wait and
+fetch_min_bytes 1), without a broker: the consumer is only created, never started. The
+librdkafka fetcher's settings: test_worker_hotfetch.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from streams.worker.fetch import FETCH_MIN_BYTES, BatchConsumer
 
 def fetch_config(**settings: object) -> tuple[int, int]:
     async def create() -> tuple[int, int]:
-        app = build_app(Settings(**settings))  # type: ignore[arg-type]
+        app = build_app(Settings(**{"hot_fetch": "faust", **settings}))  # type: ignore[arg-type]
         assert isinstance(app.consumer, BatchConsumer)
         thread = app.consumer._new_consumer_thread()
         consumer = thread._create_worker_consumer(app.transport)

@@ -2,8 +2,9 @@
 a time, validated, folded, scored and published in one pass.
 
 A Faust agent of the app like any other (registered on it, started, supervised and stopped by
-it), whose unit of work is a batch, not an Event: Faust's consumer hands it each batch it
-fetched for these topics as aiokafka's records (:mod:`streams.worker.fetch`), through an
+it), whose unit of work is a batch, not an Event: each batch fetched for these topics, by a
+librdkafka consumer assigned from Faust's group (:mod:`streams.worker.hotfetch`, the
+default) or by Faust's own consumer (:mod:`streams.worker.fetch`), reaches it through an
 in-memory channel that holds two batches (so a busy agent stops the fetching). The agent
 processes a batch (:class:`streams.core.processing.Processor`: the same code ``leadscore
 replay`` runs) and hands the result to :class:`streams.worker.commit.Committer`, which owns
@@ -15,9 +16,9 @@ workers. A stop (SIGTERM) first waits for every batch the agent started to be de
 written and committed (:meth:`HotPath.drain`, through the consumer's ``wait_empty``) and
 starts no new one, so a graceful stop publishes nothing that the restarted worker sends
 again (tests/integration/test_sigterm.py). A batch fetched before a rebalance (an older
-consumer generation) is dropped: its partitions were sought back to their committed
-offsets. An exception while processing exits the worker (status 70) instead of letting Faust
-restart the agent past the batch.
+consumer generation, or an assignment its fetcher gave up) is dropped: its records are
+fetched again from the committed offsets. An exception while processing exits the worker
+(status 70) instead of letting Faust restart the agent past the batch.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from typing import Any
 
 import faust
 
+from streams.worker.batches import BatchSink, Fetched
 from streams.worker.commit import Committer, InFlight
 from streams.worker.context import WorkerContext
-from streams.worker.fetch import BatchSink, Fetched
 from streams.worker.metrics import worker_metrics
 from streams.worker.state import Pending, TableStore, View
 
@@ -119,8 +120,8 @@ class HotPath:
     async def _one(self, fetched: Fetched, proc: Any, leads: View, aliases: View,
                    committer: Committer) -> None:
         app = self.app
-        if fetched.generation != app.consumer_generation_id:
-            return  # fetched before a rebalance: the recovery sought these back
+        if fetched.stale(app.consumer_generation_id):
+            return  # fetched before a rebalance: fetched again from the committed offsets
         if app.should_stop:
             # Stopping (SIGTERM): start nothing new. A batch processed now would send its
             # outputs after the stop's drain returned, and stay uncommitted: sent twice after
