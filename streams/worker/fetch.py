@@ -180,6 +180,23 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except Exception as exc:  # noqa: BLE001 - e.g. no longer assigned: nothing to redo
             log.info("not seeking %s back to %s: %r", tp, offset, exc)
 
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        """With librdkafka fetching the scorer's partitions, pause them in aiokafka before it
+        fetches any: it would fetch each once, hold the records (up to 1 MiB a partition,
+        ~70 MiB of Python objects on the bench's backlog) and never hand them out. Called
+        while aiokafka's thread waits in its rebalance listener, so it is safe from here."""
+        sink = self.sink
+        if sink is not None and self._hot_config() is not None:
+            from aiokafka.structs import TopicPartition
+
+            mine = [TopicPartition(tp.topic, tp.partition) for tp in assigned
+                    if tp.topic in sink.topics]
+            try:
+                self._thread._ensure_consumer().pause(*mine)
+            except Exception as exc:  # noqa: BLE001 - _fetch_records pauses them later
+                log.info("not pausing the scorer's partitions in aiokafka yet: %r", exc)
+        await super().on_partitions_assigned(assigned, generation_id)
+
     async def on_stop(self) -> None:
         await super().on_stop()  # waits for the agent's batches (wait_empty)
         if self._hot is not None:

@@ -56,7 +56,10 @@ log = logging.getLogger(__name__)
 # how late it applies an assignment change or notices a stop.
 POLL_S = 0.05
 # Batches fetched and not yet taken by the event loop: the thread waits beyond this.
-AHEAD = 4
+AHEAD = 2
+# Records held for the event-time order, in batches (LEADSCORE_BATCH_MAX): beyond this the
+# partitions holding them are paused (librdkafka fetches far ahead of the scorer: memory).
+HOLD_BATCHES = 2
 
 
 class Rec(NamedTuple):
@@ -319,9 +322,12 @@ class HotFetch:
         return lambda: self.epoch == epoch
 
     def _pause_full(self) -> None:
-        """Fetch no more of a partition whose ordering buffer is full (memory), until the
-        scorer has taken some."""
+        """Fetch no more of a partition whose ordering buffer is full, nor of any partition
+        holding records while the buffer holds more than :data:`HOLD_BATCHES` batches, until
+        the scorer has taken some (memory: librdkafka fetches far ahead of the scorer)."""
         full = self.order.full()
+        if self.order.buffered >= HOLD_BATCHES * self.limit:
+            full |= self.order.holding_partitions()
         if full != self.paused:
             if full - self.paused:
                 self.thread.commands.put(("pause", sorted(full - self.paused)))

@@ -241,3 +241,22 @@ def test_a_broker_that_does_not_answer_is_asked_again_until_a_newer_command_come
     fetching.commands.put(("assign", 9, []))  # superseded: nothing is assigned meanwhile
     assert fetching._starts_retrying(down, [TopicPartition("web", 0)]) == []
     assert down.calls == 1
+
+
+def test_partitions_holding_records_are_paused_while_the_ordering_holds_too_many() -> None:
+    async def go() -> None:
+        consumer, sink = FakeConsumer(), FakeSink()
+        consumer.app.conf.broker_max_poll_records = 2  # a batch: 2 records
+        hot, commands = hot_fetch(consumer, sink)
+        await hot._sync()
+        recs = [Rec("web", 0, i, b"k", b"{}", 0) for i in range(3)]
+        hot.order.add(WEB[0], recs)  # 3 held (web 0's task waits for email 0): under 2 batches
+        hot._pause_full()
+        assert commands[-1][0] == "assign"
+        hot.order.add(WEB[0], [Rec("web", 0, 3, b"k", b"{}", 0)])  # 4 = 2 batches
+        hot._pause_full()
+        assert commands[-1] == ("pause", [WEB[0]])  # email 0, empty, keeps fetching
+        hot.order.drop(WEB[0])
+        hot._pause_full()
+        assert commands[-1] == ("resume", [WEB[0]])
+    run(go())
