@@ -311,16 +311,16 @@ class Settings(BaseSettings):
         "0.36-0.40, idle 0.16 against 0.10: 10 suits a deployment that values CPU over a "
         "few milliseconds. Env: LEADSCORE_FETCH_WAIT_MS.",
     )
-    hot_fetch: Literal["librdkafka", "faust"] = Field(
-        "librdkafka",
-        description="Who fetches the scorer's records. librdkafka: a librdkafka consumer "
-        "assigned from Faust's group fetches them in its C threads, while Faust's consumer "
-        "keeps the group, the changelogs and the commits (streams/worker/hotfetch.py): no "
-        "Python and no GIL per fetch. faust: Faust's own (aiokafka) consumer hands the "
-        "batches it fetched to the agent (streams/worker/fetch.py), the design before it. "
-        "Measured on the bench's pricing views at 2,000/s, in turns: p50 14-16 against "
-        "19-23 ms, the worker's cores 0.64-0.70 against 0.77-0.83 (README, Performance). "
-        "Env: LEADSCORE_HOT_FETCH.",
+    hot_fetch: Literal["faust", "librdkafka"] = Field(
+        "faust",
+        description="Who fetches the scorer's records. faust: Faust's own (aiokafka) "
+        "consumer hands the batches it fetched to the agent (streams/worker/fetch.py). "
+        "librdkafka: a librdkafka consumer assigned from Faust's group fetches them in its C "
+        "threads, while Faust's consumer keeps the group, the changelogs and the commits "
+        "(streams/worker/hotfetch.py): no Python and no GIL per fetch. Measured on the bench "
+        "in turns: p50 at 2,000/s and at 300/s a few ms lower; but it holds more memory when "
+        "it starts behind a large backlog (100,000 leads: 433-485 against 405 MiB), which is "
+        "why it is not the default yet (README, Performance). Env: LEADSCORE_HOT_FETCH.",
     )
     fetch_min_kb: int = Field(
         64,

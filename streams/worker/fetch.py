@@ -30,11 +30,12 @@ back while one of its partitions is known to have more on the broker (bounded by
 ``LEADSCORE_ORDER_WAIT_MS``). Held records are not in any batch, so no commit passes them;
 a partition whose buffer is full is left out of the fetch until the scorer has taken some.
 
-This is the fetcher with ``LEADSCORE_HOT_FETCH=faust``. By default a librdkafka consumer
-assigned from Faust's group fetches the scorer's records instead (:mod:`streams.worker.
-hotfetch`: no Python per fetch); this consumer then fetches only the changelogs (the scorer's
-partitions paused in aiokafka), still owns the group and the commits, and its ``wait_empty``
-still drains the agent. Measured both ways: README, "Performance".
+This is the default fetcher (``LEADSCORE_HOT_FETCH=faust``). With ``librdkafka`` a
+librdkafka consumer assigned from Faust's group fetches the scorer's records instead
+(:mod:`streams.worker.hotfetch`: no Python per fetch); this consumer then fetches only the
+changelogs (the scorer's partitions paused in aiokafka), still owns the group and the
+commits, and its ``wait_empty`` still drains the agent. Measured both ways: README,
+"Performance".
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         """With librdkafka fetching the scorer's partitions, pause them in aiokafka before it
         fetches any: it would fetch each once, hold the records (up to 1 MiB a partition,
-        ~70 MiB of Python objects on the bench's backlog) and never hand them out. Called
+        60-100 MiB more at the bench's peak) and never hand them out. Called
         while aiokafka's thread waits in its rebalance listener, so it is safe from here."""
         sink = self.sink
         if sink is not None and self._hot_config() is not None:

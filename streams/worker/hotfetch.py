@@ -1,24 +1,27 @@
 """The scorer's records fetched by librdkafka, assigned from Faust's group
-(``LEADSCORE_HOT_FETCH=librdkafka``).
+(``LEADSCORE_HOT_FETCH=librdkafka``; the default is Faust's consumer, :mod:`.fetch`).
 
-Why: with Faust's consumer fetching the scorer's topics (:mod:`streams.worker.fetch`), every
-fetch cycle is aiokafka's Python in Faust's consumer thread: ~0.75 ms per fetch of the
-worker's 24 partitions, ~0.18 cores at 2,000 events/s with a 5 ms fetch wait, and a thread
-that competes with the scorer for the GIL. librdkafka fetches in its own C threads, so the
-only Python left per batch is one ``poll``/``consume`` and one hand-over to the event loop.
-Measured with a prototype (README, Performance): p50 at 2,000/s 12.6-17.3 ms against
-18.4-22.6 ms on Faust's consumer in the same hour.
+Why: with Faust's consumer fetching the scorer's topics, every fetch cycle is aiokafka's
+Python in Faust's consumer thread: ~0.75 ms per fetch of the worker's 24 partitions, ~0.18
+cores at 2,000 events/s with a 5 ms fetch wait, and a thread that competes with the scorer
+for the GIL. librdkafka fetches in its own C threads, so the only Python left per batch is
+one ``poll``/``consume`` and one hand-over to the event loop. Measured (README, Performance):
+p50 at 2,000/s a few ms lower than on Faust's consumer, runs in turns. Not the default yet:
+it holds more memory when it starts behind a large backlog (100,000 leads: 433-485 against
+405 MiB at the bench's peak, whatever the prefetch bounds tried).
 
 What stays Faust's: the group membership and rebalancing, table recovery and standbys, the
 changelogs (its aiokafka consumer keeps fetching those, and only those: the scorer's
-partitions are paused there), and the commits (the agent commits through Faust's consumer as
-before, :mod:`streams.worker.commit`). This consumer joins no group; it is assigned by hand.
+partitions are paused there at each assignment), and the commits (the agent commits through
+Faust's consumer as before, :mod:`streams.worker.commit`). This consumer joins no group; it
+is assigned by hand.
 
 How its position stays right:
 
 - It holds exactly the scorer's partitions Faust has made active (assigned, recovered, flow
-  running), each from the group's committed offset (``OFFSET_STORED``), read only after every
-  batch the agent started has been committed (:meth:`BatchSink.drain`).
+  running), each from the group's committed offset (else the log's start, as Faust's
+  ``earliest``), read only after every batch the agent started has been committed
+  (:meth:`BatchSink.drain`).
 - Whenever that set changes (a rebalance stops the flow, a new generation, a recovery ends),
   it gives up every partition at once: what it fetched and did not deliver is dropped, the
   batches already handed over and not started are dropped by the agent (:attr:`Fetched.live`
@@ -26,9 +29,8 @@ How its position stays right:
   rare, and re-reading at most the uncommitted tail is what a restart does anyway.
 - The event-time ordering (:mod:`streams.worker.order`) works as with Faust's consumer: the
   lag it needs (records on the broker not fetched yet) is librdkafka's cached high watermark
-  minus its position, read by the fetching thread after each poll.
+  minus the next offset to fetch, read by the fetching thread after each poll.
 """
-
 from __future__ import annotations
 
 import asyncio
