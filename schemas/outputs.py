@@ -12,7 +12,6 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
-import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,6 +33,7 @@ from schemas.envelope import (
     UtcDatetime,
     check_schema_version,
 )
+from schemas.jsonbytes import dumps
 from schemas.reasons import ReasonCode
 
 OUTPUT_TOPICS: dict[str, str] = {
@@ -68,7 +68,7 @@ class OutputMessage(Contract):
         return check_schema_version(value)
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+        return dumps(self.model_dump(mode="json", exclude_none=True))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Self:

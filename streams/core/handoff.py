@@ -33,6 +33,7 @@ import orjson
 
 from schemas import ReasonCode
 from schemas.envelope import MAX_ID_LENGTH
+from schemas.jsonbytes import dumps
 
 VERSION = 1
 KINDS = ("merge", "event", "route", "rescore")
@@ -63,7 +64,7 @@ def encode(kind: str, raw: bytes = b"", state: bytes | None = None,
         body["raw"] = base64.b64encode(raw).decode()
     if state is not None:
         body["state"] = base64.b64encode(state).decode()
-    return orjson.dumps(body)
+    return dumps(body)
 
 
 def decode(key: bytes | None, value: bytes | None) -> Handoff | Refusal:

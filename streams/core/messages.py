@@ -17,6 +17,7 @@ from datetime import datetime
 import orjson
 
 from schemas import CURRENT_SCHEMA_VERSION
+from schemas.jsonbytes import dumps
 
 _OPTS = orjson.OPT_UTC_Z
 
@@ -30,7 +31,7 @@ def score_change_bytes(*, lead_id: str, score: int, probability: float, tier: st
                        recommended_action: str, model_version: str, cause_event_id: str,
                        cause_event_type: str, event_time: datetime,
                        emitted_at: datetime) -> bytes:
-    return orjson.dumps({
+    return dumps({
         "schema_version": CURRENT_SCHEMA_VERSION, "lead_id": lead_id, "score": score,
         "probability": probability, "tier": tier, "percentile": percentile,
         "top_factors": list(top_factors), "trend": trend,
@@ -54,4 +55,4 @@ def alert_bytes(*, kind: str, lead_id: str, from_tier: str | None, to_tier: str,
                 "idempotency_key": idempotency_key, "cause_event_id": cause_event_id,
                 "event_time": event_time, "emitted_at": emitted_at,
                 "model_version": model_version})
-    return orjson.dumps(doc, option=_OPTS)
+    return dumps(doc, option=_OPTS)

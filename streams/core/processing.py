@@ -33,7 +33,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-import orjson
 
 from models.columns import feature_rows, top_factors
 from models.scoring import Scorer
@@ -48,6 +47,7 @@ from models.state import (
 )
 from schemas import DeadLetterRecord, ReasonCode
 from schemas.fastpath import FastEvent, parse_event_fast
+from schemas.jsonbytes import dumps
 from schemas.outputs import dead_letter_key
 from streams.core import handoff as handoff_
 from streams.core.alerting import AlertDecision, AlertPolicy, evaluate
@@ -559,7 +559,7 @@ class _Batch:
         for j, (lead, rec, cause, at) in enumerate(rows):
             p = float(probs[j])
             remember_score(rec, at, p, version)
-            out.append(Output(topic, lead.encode(), orjson.dumps({
+            out.append(Output(topic, lead.encode(), dumps({
                 "lead_id": lead, "model_version": ch.version, "probability": p,
                 "score": int(round(100 * p)), "champion_version": scorer.version,
                 "champion_probability": champion[j], "cause_event_id": cause.id,

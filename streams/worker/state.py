@@ -24,9 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from rocksdict import WriteBatch
 
+from schemas.jsonbytes import dumps
 from streams.core.processing import Write
 from streams.worker.producer import Record
 
@@ -35,7 +35,7 @@ OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key
 
 def encode_key(key: str) -> bytes:
     """A table key as Faust's JSON key serializer writes it (faust.utils.json: orjson)."""
-    return orjson.dumps(key)
+    return dumps(key)
 
 
 @dataclass(frozen=True)
