@@ -312,15 +312,15 @@ class Settings(BaseSettings):
         "few milliseconds. Env: LEADSCORE_FETCH_WAIT_MS.",
     )
     hot_fetch: Literal["faust", "librdkafka"] = Field(
-        "faust",
-        description="Who fetches the scorer's records. faust: Faust's own (aiokafka) "
-        "consumer hands the batches it fetched to the agent (streams/worker/fetch.py). "
-        "librdkafka: a librdkafka consumer assigned from Faust's group fetches them in its C "
-        "threads, while Faust's consumer keeps the group, the changelogs and the commits "
-        "(streams/worker/hotfetch.py): no Python and no GIL per fetch. Measured on the bench "
-        "in turns: p50 at 2,000/s and at 300/s a few ms lower; but it holds more memory when "
-        "it starts behind a large backlog (100,000 leads: 433-485 against 405 MiB), which is "
-        "why it is not the default yet (README, Performance). Env: LEADSCORE_HOT_FETCH.",
+        "librdkafka",
+        description="Who fetches the scorer's records. librdkafka (the default): a "
+        "librdkafka consumer assigned from Faust's group fetches them in its C threads, while "
+        "Faust's consumer keeps the group, the changelogs and the commits "
+        "(streams/worker/hotfetch.py): no Python and no GIL per fetch. faust: Faust's own "
+        "(aiokafka) consumer fetches them too and hands its batches to the agent "
+        "(streams/worker/fetch.py); one consumer, ~0.1-0.2 cores more. Measured on the bench "
+        "in turns: p50 at 2,000/s 16-21 ms against 21-28, ~10-20 CPU-us less per event, the "
+        "same memory (README, Performance). Env: LEADSCORE_HOT_FETCH.",
     )
     fetch_min_kb: int = Field(
         64,

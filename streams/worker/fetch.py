@@ -30,12 +30,12 @@ back while one of its partitions is known to have more on the broker (bounded by
 ``LEADSCORE_ORDER_WAIT_MS``). Held records are not in any batch, so no commit passes them;
 a partition whose buffer is full is left out of the fetch until the scorer has taken some.
 
-This is the default fetcher (``LEADSCORE_HOT_FETCH=faust``). With ``librdkafka`` a
-librdkafka consumer assigned from Faust's group fetches the scorer's records instead
-(:mod:`streams.worker.hotfetch`: no Python per fetch); this consumer then fetches only the
-changelogs (the scorer's partitions paused in aiokafka), still owns the group and the
-commits, and its ``wait_empty`` still drains the agent. Measured both ways: README,
-"Performance".
+With ``LEADSCORE_HOT_FETCH=faust`` this consumer fetches the scorer's records too. With
+``librdkafka`` (the default) a librdkafka consumer assigned from Faust's group fetches
+them instead (:mod:`streams.worker.hotfetch`: no Python per fetch); this consumer then
+fetches only the changelogs (the scorer's partitions paused in aiokafka), still owns the
+group and the commits, and its ``wait_empty`` still drains the agent. Measured both ways:
+README, "Performance".
 """
 
 from __future__ import annotations

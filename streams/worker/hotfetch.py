@@ -1,14 +1,15 @@
 """The scorer's records fetched by librdkafka, assigned from Faust's group
-(``LEADSCORE_HOT_FETCH=librdkafka``; the default is Faust's consumer, :mod:`.fetch`).
+(``LEADSCORE_HOT_FETCH=librdkafka``, the default; ``faust``: Faust's consumer, :mod:`.fetch`).
 
 Why: with Faust's consumer fetching the scorer's topics, every fetch cycle is aiokafka's
 Python in Faust's consumer thread: ~0.75 ms per fetch of the worker's 24 partitions, ~0.18
 cores at 2,000 events/s with a 5 ms fetch wait, and a thread that competes with the scorer
 for the GIL. librdkafka fetches in its own C threads, so the only Python left per batch is
 one ``poll``/``consume`` and one hand-over to the event loop. Measured (README, Performance):
-p50 at 2,000/s a few ms lower than on Faust's consumer, runs in turns. Not the default yet:
-it holds more memory when it starts behind a large backlog (100,000 leads: 433-485 against
-405 MiB at the bench's peak, whatever the prefetch bounds tried).
+p50 at 2,000/s a few ms lower than on Faust's consumer, runs in turns, and ~10-20 CPU-us
+less per event. It was opt-in while it held more memory behind a large backlog; that was
+orjson's 4 KiB buffers in the batches in flight (:mod:`schemas.jsonbytes`), which a faster
+fetch kept more of: since that fix the two peak within ~30 MiB of each other, under 400.
 
 What stays Faust's: the group membership and rebalancing, table recovery and standbys, the
 changelogs (its aiokafka consumer keeps fetching those, and only those: the scorer's

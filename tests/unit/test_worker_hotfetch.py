@@ -206,12 +206,12 @@ def test_the_setting_chooses_the_fetcher_and_its_consumer_follows_the_fetch_sett
     assert aiokafka_wait == CHANGELOG_FETCH_WAIT_MS
 
 
-def test_by_default_faust_fetches_and_librdkafka_would_gather_64_kib_for_at_most_5_ms() -> None:
-    assert build_app(Settings()).hot_fetch_config is None
-    config = build_app(Settings(hot_fetch="librdkafka")).hot_fetch_config
+def test_by_default_librdkafka_fetches_gathering_64_kib_for_at_most_5_ms() -> None:
+    config = build_app(Settings()).hot_fetch_config
     assert config is not None
     assert (config["fetch.min.bytes"], config["fetch.wait.max.ms"]) == (64 * 1024, 5)
     assert config["queued.max.messages.kbytes"] == 2048  # bounded prefetch: memory
+    assert build_app(Settings(hot_fetch="faust")).hot_fetch_config is None
 
 
 def test_an_unknown_fetcher_is_refused() -> None:
