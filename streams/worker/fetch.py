@@ -161,6 +161,17 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 timeout = max(0.0, min(timeout, self._fetch_timeout))
         return await super()._getmany(active_partitions, timeout)
 
+    def highwater(self, tp: TP) -> int:
+        """With librdkafka fetching the scorer's partitions, their high watermark as it last
+        saw it (aiokafka, which has them paused, knows none: the consumer-lag gauge would
+        leave them out); Faust's otherwise."""
+        hot = self._hot
+        if hot is not None:
+            high = hot.high_of(tp)
+            if high is not None:
+                return high
+        return super().highwater(tp)
+
     def _fetch_lag(self, tp: TP) -> int | None:
         """Records of ``tp`` on the broker that aiokafka has not handed out yet (highwater of
         the last fetch response minus the fetch position); None while not known."""

@@ -76,12 +76,18 @@ class Rec(NamedTuple):
     timestamp: int  # ms, the record's Kafka timestamp
 
 
+# What the thread hands over: the assignment's epoch, the records per partition, then per
+# partition the records on the broker not fetched yet and the high watermark (both as of
+# librdkafka's last fetch response; a partition without one yet is left out).
+Item = tuple[int, dict[TP, list[Rec]], dict[TP, int], dict[TP, int]]
+
+
 class _Fetching(threading.Thread):
     """Polls the librdkafka consumer in batches; applies the event loop's commands (assign,
     pause, stop) between polls, so the consumer is only ever used from this thread."""
 
     def __init__(self, config: dict[str, Any], max_records: int,
-                 hand_over: Callable[[int, dict[TP, list[Rec]], dict[TP, int]], None]) -> None:
+                 hand_over: Callable[[Item], None]) -> None:
         super().__init__(name="leadscore-hot-fetch", daemon=True)
         self.config, self.max_records, self.hand_over = config, max_records, hand_over
         self.commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
@@ -143,11 +149,12 @@ class _Fetching(threading.Thread):
                 for tp, recs in by_tp.items():
                     at[tp] = recs[-1].offset + 1
                 lags = self._lags(c, parts, at)
+                highs = {tp: at[tp] + n for tp, n in lags.items()}
                 if by_tp or first is None:
                     self.room.acquire()
                     if self.stopping:
                         break
-                    self.hand_over(epoch, by_tp, lags)
+                    self.hand_over((epoch, by_tp, lags, highs))
         finally:
             c.close()
 
@@ -207,7 +214,7 @@ class HotFetch:
         self.consumer, self.sink, self.order = consumer, sink, order
         self.limit = consumer.app.conf.broker_max_poll_records or 1000
         self.loop = asyncio.get_running_loop()
-        self.items: deque[tuple[int, dict[TP, list[Rec]], dict[TP, int]]] = deque()
+        self.items: deque[Item] = deque()
         self.arrived = asyncio.Event()
         self.thread = _Fetching(config, self.limit, self._from_thread)
         self.epoch = 0
@@ -215,6 +222,7 @@ class HotFetch:
         self.generation: int | None = None
         self.paused: set[TP] = set()
         self.lags: dict[TP, int] = {}
+        self.highs: dict[TP, int] = {}
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -227,27 +235,31 @@ class HotFetch:
         if self.task is not None:
             self.task.cancel()
 
-    def _from_thread(self, epoch: int, by_tp: dict[TP, list[Rec]],
-                     lags: dict[TP, int]) -> None:
-        self.loop.call_soon_threadsafe(self._arrive, (epoch, by_tp, lags))
+    def _from_thread(self, item: Item) -> None:
+        self.loop.call_soon_threadsafe(self._arrive, item)
 
-    def _arrive(self, item: tuple[int, dict[TP, list[Rec]], dict[TP, int]]) -> None:
+    def _arrive(self, item: Item) -> None:
         self.items.append(item)
         self.arrived.set()
 
-    async def _next(self, timeout: float) -> tuple[int, dict[TP, list[Rec]], dict[TP, int]]:
+    async def _next(self, timeout: float) -> Item:
         """The thread's next batch, or an empty one (epoch -1) after ``timeout`` seconds."""
         if not self.items:
             self.arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
         if not self.items:
-            return -1, {}, {}
+            return -1, {}, {}, {}
         self.thread.room.release()
         return self.items.popleft()
 
     def lag_of(self, tp: TP) -> int | None:
         return self.lags.get(tp)
+
+    def high_of(self, tp: TP) -> int | None:
+        """The partition's high watermark as librdkafka last saw it; None if not held or
+        not known yet (the consumer-lag gauge: aiokafka never fetches these partitions)."""
+        return self.highs.get(tp)
 
     def _wanted(self) -> frozenset[TP]:
         """The scorer's partitions Faust has made active: assigned, recovered, flowing."""
@@ -273,6 +285,7 @@ class HotFetch:
         self.order.clear()
         self.paused.clear()
         self.lags.clear()
+        self.highs.clear()
         if not want:
             return
         await self.sink.drain()  # the committed offsets are now every started batch's
@@ -298,10 +311,11 @@ class HotFetch:
         while True:
             await self._sync()
             held = order.holding(time.monotonic(), self.lag_of)
-            epoch, by_tp, lags = await self._next(
+            epoch, by_tp, lags, highs = await self._next(
                 POLL_S if held is None else max(0.0, min(POLL_S, held)))
             if epoch == self.epoch and self.assigned:
                 self.lags.update(lags)
+                self.highs.update(highs)
                 for tp, recs in by_tp.items():
                     if tp in self.assigned:
                         order.add(tp, recs)

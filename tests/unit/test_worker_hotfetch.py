@@ -135,10 +135,11 @@ def test_batches_reach_the_agent_in_event_time_order_and_stale_ones_never() -> N
             return Rec(tp.topic, tp.partition, offset, b"k", value, 0)
 
         lags = {tp: 0 for tp in [*WEB, *EMAIL]}
-        hot._arrive((0, {WEB[0]: [rec(WEB[0], 5, "9")]}, lags))  # an older epoch's batch
+        hot._arrive((0, {WEB[0]: [rec(WEB[0], 5, "9")]}, lags,  # an older epoch's batch
+                     {WEB[0]: 6}))
         hot._arrive((hot.epoch, {WEB[0]: [rec(WEB[0], 7, "3")],
                                  EMAIL[0]: [rec(EMAIL[0], 2, "1"), rec(EMAIL[0], 3, "5")]},
-                     lags))
+                     lags, {WEB[0]: 8, EMAIL[0]: 4}))
         task = asyncio.ensure_future(hot._run())
         for _ in range(20):
             await asyncio.sleep(0.01)
@@ -151,6 +152,9 @@ def test_batches_reach_the_agent_in_event_time_order_and_stale_ones_never() -> N
             ("email", 2), ("web", 7), ("email", 3)]
         assert got.next_offsets() == {WEB[0]: 8, EMAIL[0]: 4}
         assert consumer._read_offset == {WEB[0]: 7, EMAIL[0]: 3}
+        # the high watermarks librdkafka saw, for the consumer-lag gauge; none of the stale
+        # epoch's, none of a partition it has not fetched
+        assert (hot.high_of(WEB[0]), hot.high_of(EMAIL[0]), hot.high_of(WEB[1])) == (8, 4, None)
     run(go())
 
 
