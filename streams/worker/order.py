@@ -142,10 +142,9 @@ class OrderBuffer:
             return set()
         return {tp for tp, b in self._bufs.items() if len(b) >= self.full_at}
 
-    def holding_partitions(self) -> set[Any]:
-        """Partitions with buffered records (not fetching these lets the empty ones, which
-        the held tasks wait for, catch up)."""
-        return {tp for tp, b in self._bufs.items() if len(b)}
+    def held_by_partition(self) -> dict[Any, int]:
+        """Records buffered per ordered partition (those holding any)."""
+        return {tp: len(b) for tp, b in self._bufs.items() if len(b)}
 
     def drop(self, tp: Any) -> int | None:
         """Forget ``tp``'s buffered records (it is sought back); the first one's offset."""

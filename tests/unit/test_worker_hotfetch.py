@@ -248,20 +248,32 @@ def test_a_broker_that_does_not_answer_is_asked_again_until_a_newer_command_come
     assert down.calls == 1
 
 
-def test_partitions_holding_records_are_paused_while_the_ordering_holds_too_many() -> None:
+def test_a_partition_holding_two_batches_is_paused_until_it_holds_half_a_batch() -> None:
     async def go() -> None:
         consumer, sink = FakeConsumer(), FakeSink()
-        consumer.app.conf.broker_max_poll_records = 2  # a batch: 2 records
+        consumer.app.conf.broker_max_poll_records = 4  # a batch: 4 records
         hot, commands = hot_fetch(consumer, sink)
         await hot._sync()
-        recs = [Rec("web", 0, i, b"k", b"{}", 0) for i in range(3)]
-        hot.order.add(WEB[0], recs)  # 3 held (web 0's task waits for email 0): under 2 batches
+
+        def recs(topic: str, first: int, n: int) -> list[Rec]:
+            return [Rec(topic, 0, i, b"k", b"{}", 0) for i in range(first, first + n)]
+
+        # Both web 0 and email 0 hold records (web 0's task waits for email 0's next).
+        hot.order.add(WEB[0], recs("web", 0, 7))
+        hot.order.add(EMAIL[0], recs("email", 0, 3))
         hot._pause_full()
-        assert commands[-1][0] == "assign"
-        hot.order.add(WEB[0], [Rec("web", 0, 3, b"k", b"{}", 0)])  # 4 = 2 batches
+        assert commands[-1][0] == "assign"  # 7 and 3: under 2 batches (8) each
+        hot.order.add(WEB[0], recs("web", 7, 1))
         hot._pause_full()
-        assert commands[-1] == ("pause", [WEB[0]])  # email 0, empty, keeps fetching
+        # web 0 alone: email 0, which the merge needs next, keeps fetching.
+        assert commands[-1] == ("pause", [WEB[0]])
+        n = len(commands)
         hot.order.drop(WEB[0])
+        hot.order.add(WEB[0], recs("web", 5, 3))  # 3 held: over half a batch, still paused
         hot._pause_full()
-        assert commands[-1] == ("resume", [WEB[0]])
+        assert len(commands) == n and hot.paused == {WEB[0]}
+        hot.order.drop(WEB[0])
+        hot.order.add(WEB[0], recs("web", 6, 2))  # 2 held: half a batch
+        hot._pause_full()
+        assert commands[-1] == ("resume", [WEB[0]]) and hot.paused == set()
     run(go())
