@@ -41,8 +41,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 # most of a worker's memory budget when it starts behind a backlog. The bench's worker (13,779
 # leads) peaked at 326-333 MiB with 8 MiB, 301-310 with 2 MiB (Faust's consumer: 290-292).
 # Smaller queues starve the scorer (512 KiB: 7,061 events/s at 0.61 cores busy; at most 1,000
-# messages a partition: 6,824-6,871 at 0.65-0.69); with 100,000 leads none of the bounds
-# tried brought the peak near Faust's consumer's 405 MiB (433-485): README, Performance.
+# messages a partition: 6,824-6,871 at 0.65-0.69). With 100,000 leads the peak was 433-485
+# MiB whatever the bound until orjson's 4 KiB buffers were fixed (schemas/jsonbytes.py):
+# 340-371 since, with this bound (README, Performance).
 HOT_FETCH_QUEUE_KB = 2 * 1024
 
 

@@ -351,7 +351,7 @@ class HotFetch:
         also paused the busy ones the merge was about to need; they ran dry while paused,
         and the whole task waited for their fetch: on the bench's 200,000-event backlog the
         ordering held the scorer 0.3-0.8 s of every second for its first 20 s (8,067 and
-        8,353 events/s, against 9,593 and 10,494 per partition, runs in turns). Resumed
+        8,353 events/s, against 9,593 and 10,494 with this rule, runs in turns). Resumed
         with half a batch still held, a partition has records to give while its fetch
         comes back."""
         pause_at = PAUSE_BATCHES * self.limit

@@ -2,9 +2,9 @@
 a time, validated, folded, scored and published in one pass.
 
 A Faust agent of the app like any other (registered on it, started, supervised and stopped by
-it), whose unit of work is a batch, not an Event: each batch fetched for these topics, by
-Faust's own consumer (:mod:`streams.worker.fetch`, the default) or by a librdkafka consumer
-assigned from Faust's group (:mod:`streams.worker.hotfetch`), reaches it through an
+it), whose unit of work is a batch, not an Event: each batch fetched for these topics, by a
+librdkafka consumer assigned from Faust's group (:mod:`streams.worker.hotfetch`, the
+default) or by Faust's own consumer (:mod:`streams.worker.fetch`), reaches it through an
 in-memory channel that holds two batches (so a busy agent stops the fetching). The agent
 processes a batch (:class:`streams.core.processing.Processor`: the same code ``leadscore
 replay`` runs) and hands the result to :class:`streams.worker.commit.Committer`, which owns
